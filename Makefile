@@ -1,0 +1,41 @@
+# The book's two commands: `make book` (build on the synthetic default) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PROFILE  ?= quick
+MANIFEST ?= data_manifests/synthetic_$(PROFILE).yaml
+export OMP_NUM_THREADS ?= 2
+export HF_HUB_OFFLINE := 1
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book test unit smoke bench venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m ipykernel install --sys-prefix --name ra-book --display-name "Python (ra-book)" >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Build the book: generate the cohort, run every stage with papermill, render HTML to _build/html.
+book: $(STAMP)
+	$(PY) -m ra_lib.book run --profile $(PROFILE) --manifest $(MANIFEST)
+
+## Unit tests, then every notebook through papermill on the smoke profile, then the rendered pages in Chromium.
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not book" tests
+	$(PY) -m ra_lib.book run --profile smoke --manifest data_manifests/synthetic_smoke.yaml --build-dir _build/smoke
+	$(PY) -m pytest -q -m book tests
+
+unit: $(STAMP)
+	$(PY) -m pytest -q -m "not book" tests
+
+bench: $(STAMP)
+	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,59 @@
+"""Patient-disjoint cross-validation folds and paper 001's train / validation / test rotation.
+
+Paper 001 splits its patients into eight patient-disjoint subsets and, for each test subset,
+trains on six, stops early on one (validation) and tests on the last. Here the validation fold
+of test fold ``k`` is the next fold, ``k + 1`` modulo the number of folds.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def patient_folds(patients: Iterable[str], n_folds: int, seed: int) -> pd.DataFrame:
+    """Assign each distinct patient to one of ``n_folds`` folds, balanced (sizes differ by at most one).
+
+    Deterministic given ``seed`` and the *set* of patients (input order and repeats do not matter).
+    Returns a DataFrame with columns ``patient`` and ``fold`` (0-based), sorted by patient.
+    """
+    if int(n_folds) != n_folds or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    unique = sorted({str(p) for p in patients})
+    if len(unique) < n_folds:
+        raise ValueError(f"{len(unique)} patient(s) cannot fill {n_folds} folds; lower folds.n_folds")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold = np.empty(len(unique), dtype=int)
+    fold[order] = np.arange(len(unique)) % n_folds
+    return pd.DataFrame({"patient": unique, "fold": fold})
+
+
+def fold_conflicts(folds: pd.DataFrame, patient_column: str = "patient") -> dict[str, list[int]]:
+    """Patients listed in more than one fold, mapped to their sorted folds (empty when disjoint)."""
+    per_patient = folds.groupby(patient_column)["fold"].unique()
+    return {str(p): sorted(int(f) for f in fs) for p, fs in per_patient.items() if len(fs) > 1}
+
+
+def validate_folds(folds: pd.DataFrame, patient_column: str = "patient") -> None:
+    """Raise ``ValueError`` naming every patient that sits in two or more folds."""
+    conflicts = fold_conflicts(folds, patient_column)
+    if conflicts:
+        listed = "; ".join(f"{p} in folds {fs}" for p, fs in sorted(conflicts.items()))
+        raise ValueError(f"folds are not patient-disjoint: {listed}")
+
+
+def rotation(fold_ids: Sequence[int], test_fold: int) -> tuple[list[int], int, int]:
+    """``(train_folds, val_fold, test_fold)`` for one round: validation is the fold after the test fold.
+
+    With 8 folds this is paper 001's 6 train / 1 validation / 1 test split; iterating
+    ``test_fold`` over all folds uses every fold once for testing and once for validation.
+    """
+    ids = sorted({int(f) for f in fold_ids})
+    if len(ids) < 3:
+        raise ValueError(f"a train/validation/test rotation needs at least 3 folds, got {ids}")
+    if test_fold not in ids:
+        raise ValueError(f"test fold {test_fold!r} is not one of the folds {ids}")
+    val_fold = ids[(ids.index(test_fold) + 1) % len(ids)]
+    train = [f for f in ids if f not in (test_fold, val_fold)]
+    return train, val_fold, test_fold
