@@ -1,0 +1,148 @@
+"""Paper 001's intact / non-intact joint classifiers: SISO and the three MIMO networks.
+
+All four models are one architecture with a different number of inputs (Fig. 3): a single
+feature extractor (the *backbone*) is applied to every input crop, the features of all crops
+are concatenated, and a fully connected head gives one logit per input joint.
+
+* SISO: 1 crop -> 1 output.
+* MIMO local: the same site on both hands -> 2 outputs.
+* MIMO one-hand: the sites of one joint group on one hand -> one output per site.
+* MIMO both-hands: the sites of one group on both hands -> one output per site and hand.
+
+Missing inputs (a flagged crop, a patient with one hand imaged) are zero images whose targets are
+``NaN``; :func:`masked_bce_sum` leaves them out of the loss.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+MODEL_TYPES = ("siso", "mimo_local", "mimo_one_hand", "mimo_both_hands")
+MODEL_LABELS = {"siso": "SISO", "mimo_local": "MIMO local", "mimo_one_hand": "MIMO one-hand",
+                "mimo_both_hands": "MIMO both-hands"}
+BACKBONES = ("vgg16", "small")
+INITS = ("he", "random")
+#: ImageNet statistics: VGG16 expects RGB normalised this way.
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def n_inputs(model_type: str, n_sites: int) -> int:
+    """Number of crops (and outputs) of one sample of ``model_type`` for a group of ``n_sites``."""
+    counts = {"siso": 1, "mimo_local": 2, "mimo_one_hand": n_sites, "mimo_both_hands": 2 * n_sites}
+    if model_type not in counts:
+        raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
+    return counts[model_type]
+
+
+class SmallVGG(nn.Module):
+    """A VGG-style net for CPU runs: ``blocks`` of (3x3 conv, ReLU, 2x2 max-pool), then global average."""
+
+    def __init__(self, width: int = 8, blocks: int = 3):
+        super().__init__()
+        layers, channels = [], 1
+        for i in range(blocks):
+            out = width * 2**i
+            layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            channels = out
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_features = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+class VGG16Features(nn.Module):
+    """torchvision VGG16 convolutional part on grey crops (repeated to RGB, ImageNet-normalised).
+
+    ``weights_path``: a local ``.pth`` state dict of ``torchvision.models.vgg16`` (ImageNet
+    weights as the paper); ``None`` starts from random weights (nothing is downloaded).
+    ``pool``: output size of the adaptive average pool before flattening (7 as torchvision's
+    classifier; 1 keeps MIMO heads small).
+    """
+
+    def __init__(self, weights_path: str | Path | None = None, pool: int = 7):
+        super().__init__()
+        from torchvision.models import vgg16
+
+        net = vgg16(weights=None)
+        if weights_path is not None:
+            path = Path(weights_path)
+            if not path.is_file():
+                raise FileNotFoundError(f"VGG16 weights file {path} does not exist")
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        self.features = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(pool), nn.Flatten())
+        self.out_features = 512 * pool * pool
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features((x.expand(-1, 3, -1, -1) - self.mean) / self.std)
+
+
+def build_backbone(name: str, width: int = 8, weights_path: str | Path | None = None,
+                   pool: int = 7) -> nn.Module:
+    """The shared feature extractor: ``"vgg16"`` (paper) or ``"small"`` (quick CPU runs)."""
+    if name == "vgg16":
+        return VGG16Features(weights_path, pool)
+    if name == "small":
+        return SmallVGG(width)
+    raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
+
+
+class JointClassifier(nn.Module):
+    """``n`` crops ``(B, n, H, W)`` -> ``n`` logits ``(B, n)``; one backbone shared by all inputs.
+
+    Head: ``fc_layers`` hidden layers of ``fc_width`` units (ReLU, dropout), then one linear
+    output per input joint. ``init``: ``"he"`` (He normal) or ``"random"`` (normal, sd 0.05 as
+    Keras' ``RandomNormal``) for the fully connected layers.
+    """
+
+    def __init__(self, backbone: nn.Module, n: int, fc_layers: int = 1, fc_width: int = 256,
+                 dropout: float = 0.5, init: str = "he"):
+        super().__init__()
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
+        self.backbone = backbone
+        self.n = n
+        layers, width = [], backbone.out_features * n
+        for _ in range(fc_layers):
+            layers += [nn.Linear(width, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            width = fc_width
+        layers.append(nn.Linear(width, n))
+        self.head = nn.Sequential(*layers)
+        for layer in self.head:
+            if isinstance(layer, nn.Linear):
+                if init == "he":
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                else:
+                    nn.init.normal_(layer.weight, std=0.05)
+                nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, n, height, width = x.shape
+        if n != self.n:
+            raise ValueError(f"model takes {self.n} crops per sample, got {n}")
+        features = self.backbone(x.reshape(batch * n, 1, height, width))
+        return self.head(features.reshape(batch, -1))
+
+
+def build_model(model_type: str, n_sites: int, backbone: str = "small", width: int = 8,
+                weights_path: str | Path | None = None, pool: int = 7, fc_layers: int = 1,
+                fc_width: int = 256, dropout: float = 0.5, init: str = "he") -> JointClassifier:
+    """One of the four paper-001 models for a joint group of ``n_sites`` sites."""
+    return JointClassifier(build_backbone(backbone, width, weights_path, pool),
+                           n_inputs(model_type, n_sites), fc_layers, fc_width, dropout, init)
+
+
+def masked_bce_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over outputs (paper: the MIMO loss), averaged over samples.
+
+    ``NaN`` targets (missing inputs) contribute nothing. For SISO this is plain BCE.
+    """
+    present = ~torch.isnan(targets)
+    losses = F.binary_cross_entropy_with_logits(logits, torch.where(present, targets, 0.0), reduction="none")
+    return (losses * present).sum(dim=1).mean()

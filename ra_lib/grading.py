@@ -1,0 +1,479 @@
+"""Per-joint grading: JSN 0-4 and erosion 0-5 from one joint crop (papers 002 and 004).
+
+One classifier per kind is trained on the crops of all its sites (paper 002, section 4.2: an
+EfficientNet-B4 on grey crops, SGD lr 1e-3, momentum 0.9, L2 1e-3 for JSN and 5e-3 for erosion,
+90 / 10 split). The three imbalance remedies of paper 004 (section 3.4) are trained on the same
+data with the same network, optimiser and initial weights, so that only the remedy differs:
+
+* ``plain``: the data as they are (paper 004 a);
+* ``oversample_aug``: minority grades oversampled with weights ``1 / count`` of their class by a
+  ``WeightedRandomSampler`` (paper 002's ImbalancedDatasetSampler) and augmented with rotations up
+  to 25 degrees, shears up to 0.1 rad and zooms up to 10 % (paper 004 b);
+* ``class_weights``: the cross-entropy weighted so that ``weight x count`` is the same for every
+  grade present in the training data (paper 004 c).
+
+Every ``(hand_id, kind, site)`` of the cohort gets a prediction, including hands in the test split
+whose crop is flagged by the detector or missing: those rows get the training grade frequencies of
+their kind (``imputed=True``) and are left out of every metric. Flagged crops never enter training.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
+
+from ra_lib import metrics
+from ra_lib.sites import EROSION, JSN, KINDS, hand_sites
+from ra_lib.training import fit, predict, seed_everything
+
+PLAIN, OVERSAMPLE, CLASS_WEIGHTS = "plain", "oversample_aug", "class_weights"
+METHODS = (PLAIN, OVERSAMPLE, CLASS_WEIGHTS)
+MAJORITY = "majority_baseline"
+METHOD_LABELS = {PLAIN: "(a) plain", OVERSAMPLE: "(b) oversampling + augmentation",
+                 CLASS_WEIGHTS: "(c) class weights", MAJORITY: "majority grade"}
+N_CLASSES = {JSN: 5, EROSION: 6}
+MAX_CLASSES = max(N_CLASSES.values())
+PROBA_COLUMNS = [f"p_{k}" for k in range(MAX_CLASSES)]
+ARCHS = ("tiny", "efficientnet_b0", "efficientnet_b4")
+CROP_COLUMNS = ("crop_idx", "hand_id", "image_id", "patient", "hand", "kind", "site", "group", "landmark",
+                "x", "y", "source", "likelihood", "flagged", "grade")
+SCORE_COLUMNS = ("hand_id", "image_id", "patient", "hand", "kind", "site", "grade", "eroded_pct")
+PREDICTION_COLUMNS = ["hand_id", "patient", "kind", "site", "split", "method", "grade_true", "grade_pred",
+                      *PROBA_COLUMNS, "imputed"]
+
+#: Grading and CDF-regression settings. Grading follows paper 002 (SGD, momentum 0.9, L2 by kind);
+#: the regression follows paper 004 (Adam, lr 1e-3). ``quick`` replaces EfficientNet-B4 at 224 px
+#: by a four-layer conv net at 40 px and raises the SGD learning rate to 0.01 so that a few CPU
+#: epochs learn; ``paper`` uses the papers' network, crop size (224 px, paper 002) and 25 epochs
+#: (paper 004).
+PROFILES = {
+    "smoke": dict(arch="tiny", crop_size=24, epochs=1, batch_size=64, lr=0.01, momentum=0.9,
+                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, methods=METHODS,
+                  regression_methods=("cdf", "one_output"), regression_epochs=1, regression_lr=1e-3,
+                  width=8, weights_path=None),
+    "quick": dict(arch="tiny", crop_size=40, epochs=8, batch_size=64, lr=0.01, momentum=0.9,
+                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, methods=METHODS,
+                  regression_methods=("cdf", "one_output"), regression_epochs=8, regression_lr=1e-3,
+                  width=16, weights_path=None),
+    "paper": dict(arch="efficientnet_b4", crop_size=224, epochs=25, batch_size=100, lr=1e-3, momentum=0.9,
+                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, methods=METHODS,
+                  regression_methods=("cdf", "one_output"), regression_epochs=25, regression_lr=1e-3,
+                  width=16, weights_path=None),
+}
+
+
+# --- data ----------------------------------------------------------------------------
+@dataclass
+class GradingData:
+    """Everything the stage trains and predicts on.
+
+    ``rows``: one row per ``(hand_id, kind, site)`` to predict, with ``hand_id, patient, hand, kind,
+    site, grade, eroded_pct, split, status`` (``ok`` / ``flagged`` / ``no_crop``) and ``image_row``
+    (row of ``images``, -1 without a usable crop). ``images``: preprocessed usable crops,
+    ``(M, 1, crop_size, crop_size)``. ``counts``: how many rows were excluded and why.
+    """
+
+    rows: pd.DataFrame
+    images: torch.Tensor
+    counts: dict = field(default_factory=dict)
+
+    def select(self, kind: str, split: str | None = None, usable: bool = True, graded: bool = True) -> pd.DataFrame:
+        """Rows of one kind (and split), optionally only those with a usable crop and a grade."""
+        mask = self.rows["kind"] == kind
+        if split is not None:
+            mask &= self.rows["split"] == split
+        if usable:
+            mask &= self.rows["image_row"] >= 0
+        if graded:
+            mask &= self.rows["grade"].notna()
+        return self.rows[mask]
+
+
+def _require_columns(df: pd.DataFrame, columns, what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}; it has {list(df.columns)}")
+
+
+def _check_unique(df: pd.DataFrame, what: str) -> None:
+    duplicated = df.duplicated(["hand_id", "kind", "site"], keep=False)
+    if duplicated.any():
+        first = df[duplicated].iloc[0]
+        raise ValueError(f"{what}: {int(duplicated.sum())} rows repeat a (hand_id, kind, site), "
+                         f"e.g. {first.hand_id}/{first.kind}/{first.site} (row {df.index[duplicated][0]})")
+
+
+def _check_grades(df: pd.DataFrame, what: str) -> None:
+    for kind, n_classes in N_CLASSES.items():
+        grades = df.loc[(df["kind"] == kind) & df["grade"].notna(), "grade"]
+        bad = grades[(grades != np.round(grades)) | (grades < 0) | (grades >= n_classes)]
+        if len(bad):
+            raise ValueError(f"{what}: column grade holds {kind} grade(s) outside 0..{n_classes - 1}, "
+                             f"e.g. {bad.iloc[0]!r} at row {bad.index[0]}")
+    if "eroded_pct" in df.columns:
+        pct = df["eroded_pct"].dropna()
+        bad = pct[(pct < 0) | (pct > 100)]
+        if len(bad):
+            raise ValueError(f"{what}: column eroded_pct must lie in [0, 100], e.g. {bad.iloc[0]!r} "
+                             f"at row {bad.index[0]}")
+
+
+def patient_split(patients, test_fraction: float, seed: int) -> dict[str, str]:
+    """``patient -> "train" / "test"``, patient-disjoint; at least one patient on each side.
+
+    Deterministic given ``seed`` and the *set* of patients.
+    """
+    unique = sorted({str(p) for p in patients})
+    if len(unique) < 2:
+        raise ValueError(f"a train/test split needs at least 2 patients, got {len(unique)}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    n_test = min(max(1, round(test_fraction * len(unique))), len(unique) - 1)
+    test = set(np.random.default_rng(seed).permutation(unique)[:n_test])
+    return {p: ("test" if p in test else "train") for p in unique}
+
+
+def preprocess_crops(images: np.ndarray, crop_size: int) -> torch.Tensor:
+    """Resize grey crops ``(N, H, W)`` to ``crop_size`` and standardise each crop (zero mean, unit SD)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"crop images must have shape (N, H, W), got {images.shape}")
+    tensor = torch.from_numpy(images).unsqueeze(1)
+    if tensor.shape[-2:] != (crop_size, crop_size):
+        tensor = F.interpolate(tensor, size=(crop_size, crop_size), mode="bilinear", align_corners=False,
+                               antialias=True)
+    mean = tensor.mean(dim=(1, 2, 3), keepdim=True)
+    std = tensor.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+    return ((tensor - mean) / std).contiguous()
+
+
+def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fraction: float, seed: int) -> GradingData:
+    """Join the crop store with the cohort scores, split patients, and preprocess the usable crops.
+
+    ``store``: a :class:`ra_lib.crops.CropStore` (``.images`` ``(N, H, W)`` in [0, 1], ``.index``).
+    ``scores``: the cohort scores table (``grade`` and ``eroded_pct`` per ``(hand_id, kind, site)``),
+    or ``None`` to use the store's own ``grade`` column (then there is no ``eroded_pct``).
+    Every scored hand site is a row to predict, with or without a crop.
+    """
+    index = store.index
+    _require_columns(index, CROP_COLUMNS, "crop store index")
+    n_images = len(store.images)
+    bad_idx = index[(index["crop_idx"] < 0) | (index["crop_idx"] >= n_images)]
+    if len(bad_idx):
+        raise ValueError(f"crop store index: crop_idx {bad_idx['crop_idx'].iloc[0]} at row {bad_idx.index[0]} "
+                         f"is outside the {n_images} stored crops")
+    hand_keys = pd.DataFrame([(s.kind, s.site) for s in hand_sites()], columns=["kind", "site"])
+    crops = index.merge(hand_keys, on=["kind", "site"])
+    _check_unique(crops, "crop store index")
+    counts = {"crops_in_store": int(len(index)), "crops_not_hand_sites": int(len(index) - len(crops))}
+    crops = crops[["hand_id", "patient", "hand", "kind", "site", "crop_idx", "flagged", "grade"]]
+    if scores is None:
+        rows = crops.assign(eroded_pct=np.nan)
+    else:
+        _require_columns(scores, ("hand_id", "patient", "hand", "kind", "site", "grade"), "cohort scores")
+        scored = scores.merge(hand_keys, on=["kind", "site"])
+        _check_unique(scored, "cohort scores")
+        counts["scores_not_hand_sites"] = int(len(scores) - len(scored))
+        if "eroded_pct" not in scored.columns:
+            scored = scored.assign(eroded_pct=np.nan)
+        scored = scored[["hand_id", "patient", "hand", "kind", "site", "grade", "eroded_pct"]]
+        rows = scored.merge(crops.drop(columns=["patient", "hand", "grade"]), on=["hand_id", "kind", "site"],
+                            how="outer", indicator=True)
+        counts["crops_without_score"] = int((rows["_merge"] == "right_only").sum())
+        rows = rows[rows["_merge"] != "right_only"].drop(columns="_merge")
+    rows = rows.reset_index(drop=True)
+    rows["eroded_pct"] = rows["eroded_pct"].where(rows["kind"] == EROSION)
+    _check_grades(rows, "cohort scores" if scores is not None else "crop store index")
+    flagged = rows["flagged"].fillna(False).astype(bool)
+    rows["status"] = np.where(rows["crop_idx"].isna(), "no_crop", np.where(flagged, "flagged", "ok"))
+    counts.update({"rows": int(len(rows)), "flagged": int((rows["status"] == "flagged").sum()),
+                   "no_crop": int((rows["status"] == "no_crop").sum()),
+                   "ungraded": int(rows["grade"].isna().sum())})
+    split = patient_split(rows["patient"], test_fraction, seed)
+    rows["split"] = rows["patient"].astype(str).map(split)
+    usable = rows["status"] == "ok"
+    rows["image_row"] = -1
+    rows.loc[usable, "image_row"] = np.arange(int(usable.sum()))
+    crop_idx = rows.loc[usable, "crop_idx"].astype(int).to_numpy()
+    images = preprocess_crops(np.asarray(store.images)[crop_idx], crop_size) if len(crop_idx) else \
+        torch.empty((0, 1, crop_size, crop_size))
+    rows = rows.drop(columns=["crop_idx", "flagged"])
+    order = ["hand_id", "patient", "hand", "kind", "site", "grade", "eroded_pct", "split", "status", "image_row"]
+    return GradingData(rows[order], images, counts)
+
+
+# --- imbalance remedies ----------------------------------------------------------------
+def class_counts(labels, n_classes: int) -> np.ndarray:
+    """Number of samples of each class ``0..n_classes-1``."""
+    labels = np.asarray(labels, dtype=int)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in 0..{n_classes - 1}, found {labels.min()}..{labels.max()}")
+    return np.bincount(labels, minlength=n_classes)
+
+
+def class_weights(labels, n_classes: int) -> torch.Tensor:
+    """Paper 004 (c): ``weight_c = N / (C * count_c)`` so ``weight x count`` is ``N / C`` for each present
+    class (``C`` present classes); absent classes get weight 0 (they contribute nothing anyway)."""
+    counts = class_counts(labels, n_classes).astype(float)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def balanced_sampler(labels, generator: torch.Generator, num_samples: int | None = None) -> WeightedRandomSampler:
+    """Paper 002's ImbalancedDatasetSampler: draw with replacement, sample weight ``1 / count`` of its class,
+    so every present class is drawn equally often in expectation. One epoch = ``len(labels)`` draws."""
+    labels = np.asarray(labels, dtype=int)
+    counts = np.bincount(labels)
+    weights = torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
+    return WeightedRandomSampler(weights, num_samples or len(labels), replacement=True, generator=generator)
+
+
+def random_affine(batch: torch.Tensor, generator: torch.Generator, max_rotation_deg: float = 25.0,
+                  max_shear_rad: float = 0.1, max_zoom: float = 0.1) -> torch.Tensor:
+    """Paper 004 (b) augmentation of a batch ``(B, 1, H, W)``: random rotation, shear and zoom,
+    each uniform in ``[-max, max]``; pixels from outside repeat the border (Keras ``nearest``)."""
+    n = batch.shape[0]
+
+    def uniform(limit: float) -> torch.Tensor:
+        return (torch.rand(n, generator=generator) * 2 - 1) * limit
+
+    angle, shear = uniform(math.radians(max_rotation_deg)), uniform(max_shear_rad)
+    zoom = 1.0 + uniform(max_zoom)
+    cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
+    # rotation @ shear, divided by the zoom (affine_grid maps output to input coordinates)
+    theta = torch.stack([torch.stack([cos, cos * tan - sin, torch.zeros(n)], dim=1),
+                         torch.stack([sin, sin * tan + cos, torch.zeros(n)], dim=1)], dim=1) / zoom.view(n, 1, 1)
+    grid = F.affine_grid(theta.to(batch.dtype), list(batch.shape), align_corners=False)
+    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+# --- networks --------------------------------------------------------------------------
+class TinyNet(nn.Module):
+    """A small CPU network: four 3x3 conv / batch-norm / ReLU layers (three max-pools), global
+    average pooling, dropout and one linear layer."""
+
+    def __init__(self, num_outputs: int, width: int = 16):
+        super().__init__()
+        layers, channels = [], 1
+        for i, out in enumerate((width, 2 * width, 4 * width, 4 * width)):
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            if i < 3:
+                layers.append(nn.MaxPool2d(2))
+            channels = out
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(channels, num_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def _efficientnet(arch: str, num_outputs: int, weights_path: str | Path | None) -> nn.Module:
+    """torchvision EfficientNet on one grey channel, from random weights or a local ImageNet state dict
+    (its first convolution is summed over the RGB channels)."""
+    from torchvision import models
+
+    net = getattr(models, arch)(weights=None)
+    if weights_path is not None:
+        path = Path(weights_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{arch} weights file {path} does not exist")
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    stem = net.features[0][0]
+    grey = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False)
+    with torch.no_grad():
+        grey.weight.copy_(stem.weight.sum(dim=1, keepdim=True))
+    net.features[0][0] = grey
+    net.classifier[-1] = nn.Linear(net.classifier[-1].in_features, num_outputs)
+    return net
+
+
+def build_model(arch: str, num_outputs: int, width: int = 16, weights_path: str | Path | None = None) -> nn.Module:
+    """A grey-crop network with ``num_outputs`` outputs: ``tiny`` or a torchvision EfficientNet."""
+    if arch == "tiny":
+        if weights_path is not None:
+            raise ValueError("weights_path applies to EfficientNet only, not the tiny network")
+        return TinyNet(num_outputs, width)
+    if arch in ("efficientnet_b0", "efficientnet_b4"):
+        return _efficientnet(arch, num_outputs, weights_path)
+    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+
+
+# --- training --------------------------------------------------------------------------
+def make_loader(images: torch.Tensor, targets: torch.Tensor, batch_size: int, generator: torch.Generator,
+                train: bool, sampler_labels=None, augment: bool = False) -> DataLoader:
+    """A loader over preprocessed crops; training loaders shuffle (or oversample) and may augment."""
+    dataset = TensorDataset(images, targets)
+    sampler = balanced_sampler(sampler_labels, generator) if sampler_labels is not None else None
+
+    def collate(batch):
+        x = torch.stack([b[0] for b in batch])
+        y = torch.stack([b[1] for b in batch])
+        return (random_affine(x, generator) if augment else x), y
+
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                      shuffle=train and sampler is None, generator=generator if train else None,
+                      drop_last=train and len(dataset) > batch_size, collate_fn=collate)
+
+
+@dataclass
+class TrainedModel:
+    model: nn.Module
+    history: pd.DataFrame
+    seconds: float
+    samples_seen: int
+
+
+def train_network(images: torch.Tensor, targets: torch.Tensor, num_outputs: int, loss_fn, optimizer_factory,
+                  settings, epochs: int, seed: int, device, monitor=None, sampler_labels=None,
+                  augment: bool = False, desc: str = "epochs", progress: bool = True) -> TrainedModel:
+    """Seed, build ``settings.arch`` and train it with :func:`ra_lib.training.fit` for ``epochs``.
+
+    ``monitor``: optional ``(images, targets)`` whose loss is recorded each epoch (no early stopping,
+    no model selection on it).
+    """
+    generator = seed_everything(seed)
+    model = build_model(settings.arch, num_outputs, settings.width, settings.weights_path)
+    train_loader = make_loader(images, targets, settings.batch_size, generator, True, sampler_labels, augment)
+    val_loader = None if monitor is None else make_loader(*monitor, settings.batch_size, generator, False)
+    start = time.perf_counter()
+    history = fit(model, train_loader, val_loader, loss_fn, optimizer_factory(model.parameters()), epochs,
+                  device=device, desc=desc, progress=progress)
+    seconds = time.perf_counter() - start
+    samples = epochs * (len(train_loader) * settings.batch_size if train_loader.drop_last else len(images))
+    return TrainedModel(model, history, seconds, samples)
+
+
+def train_grader(data: GradingData, kind: str, method: str, settings, seed: int, device,
+                 progress: bool = True) -> TrainedModel:
+    """Train one classifier of ``kind`` with one imbalance remedy on the usable training crops."""
+    if method not in METHODS:
+        raise ValueError(f"unknown grading method {method!r}; expected one of {METHODS}")
+    n_classes = N_CLASSES[kind]
+    train, test = data.select(kind, "train"), data.select(kind, "test")
+    if train.empty:
+        raise ValueError(f"no usable graded {kind} crops in the training split")
+    labels = train["grade"].astype(int).to_numpy()
+    weight = class_weights(labels, n_classes).to(device) if method == CLASS_WEIGHTS else None
+
+    def loss_fn(logits, target):
+        return F.cross_entropy(logits, target, weight=weight)
+
+    weight_decay = settings.weight_decay_jsn if kind == JSN else settings.weight_decay_erosion
+
+    def optimizer(params):
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=weight_decay)
+
+    def tensors(rows):
+        return data.images[rows["image_row"].to_numpy()], torch.as_tensor(rows["grade"].to_numpy(), dtype=torch.long)
+
+    return train_network(*tensors(train), n_classes, loss_fn, optimizer, settings, settings.epochs, seed, device,
+                         monitor=tensors(test) if len(test) else None,
+                         sampler_labels=labels if method == OVERSAMPLE else None, augment=method == OVERSAMPLE,
+                         desc=f"{kind} {method}", progress=progress)
+
+
+def predict_proba(model: nn.Module, images: torch.Tensor, device, batch_size: int = 256) -> np.ndarray:
+    """Softmax grade probabilities of preprocessed crops, ``(N, n_classes)``."""
+    loader = DataLoader(TensorDataset(images), batch_size=batch_size)
+    return predict(model, loader, device, transform=lambda logits: torch.softmax(logits, dim=1))
+
+
+def _prediction_table(rows: pd.DataFrame, proba: np.ndarray, method: str, imputed: np.ndarray) -> pd.DataFrame:
+    padded = np.zeros((len(rows), MAX_CLASSES))
+    padded[:, :proba.shape[1]] = proba
+    table = pd.DataFrame({"hand_id": rows["hand_id"].to_numpy(), "patient": rows["patient"].to_numpy(),
+                          "kind": rows["kind"].to_numpy(), "site": rows["site"].to_numpy(),
+                          "split": rows["split"].to_numpy(), "method": method,
+                          "grade_true": rows["grade"].to_numpy(), "grade_pred": padded.argmax(axis=1)})
+    table[PROBA_COLUMNS] = padded
+    table["imputed"] = imputed
+    return table
+
+
+@dataclass
+class GradingResult:
+    """Predictions of every method for every row, training histories and timings."""
+
+    predictions: pd.DataFrame
+    histories: pd.DataFrame
+    timings: pd.DataFrame
+
+
+def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progress: bool = True) -> GradingResult:
+    """Train every ``settings.methods`` for both kinds; predict every row (train and test split).
+
+    Rows without a usable crop get the kind's training grade frequencies (``imputed``). A
+    ``majority_baseline`` method predicts the most frequent training grade everywhere.
+    """
+    tables, histories, timings = [], [], []
+    for kind in KINDS:
+        n_classes = N_CLASSES[kind]
+        rows = data.select(kind, usable=False, graded=False)
+        usable = (rows["image_row"] >= 0).to_numpy()
+        prior = class_counts(data.select(kind, "train")["grade"].astype(int), n_classes).astype(float)
+        prior /= prior.sum()
+        majority = np.eye(n_classes)[np.argmax(prior)]
+        tables.append(_prediction_table(rows, np.tile(majority, (len(rows), 1)), MAJORITY, ~usable))
+        for method in settings.methods:
+            trained = train_grader(data, kind, method, settings, seed, device, progress)
+            proba = np.tile(prior, (len(rows), 1))
+            if usable.any():
+                proba[usable] = predict_proba(trained.model, data.images[rows["image_row"].to_numpy()[usable]], device)
+            tables.append(_prediction_table(rows, proba, method, ~usable))
+            histories.append(trained.history.assign(kind=kind, method=method))
+            timings.append({"kind": kind, "method": method, "seconds": trained.seconds,
+                            "samples": trained.samples_seen,
+                            "samples_per_s": trained.samples_seen / max(trained.seconds, 1e-9)})
+    return GradingResult(pd.concat(tables, ignore_index=True)[PREDICTION_COLUMNS],
+                         pd.concat(histories, ignore_index=True), pd.DataFrame(timings))
+
+
+# --- evaluation (through ra_lib.metrics) ----------------------------------------------------
+def evaluable(predictions: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Rows that enter the metrics: the split's graded rows with a usable crop (not imputed)."""
+    return predictions[(predictions["split"] == split) & ~predictions["imputed"].astype(bool)
+                       & predictions["grade_true"].notna()]
+
+
+def grading_metrics(predictions: pd.DataFrame, split: str = "test", by=("kind", "method")) -> pd.DataFrame:
+    """Paper 004 Table 2 and paper 002's numbers per group: accuracy, balanced (= class-normalised)
+    accuracy, class-normalised accuracy within +-1 grade, and ``n``."""
+    rows = []
+    for key, group in evaluable(predictions, split).groupby(list(by), sort=False):
+        t, p = group["grade_true"].astype(int), group["grade_pred"].astype(int)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                     "accuracy": metrics.accuracy(t, p),
+                     "balanced_accuracy": metrics.balanced_accuracy(t, p),
+                     "class_normalised_accuracy_pm1": metrics.within_one_accuracy(t, p, class_normalised=True),
+                     "n": len(group)})
+    return pd.DataFrame(rows)
+
+
+def confusion_matrices(predictions: pd.DataFrame, split: str = "test") -> dict[tuple[str, str], pd.DataFrame]:
+    """Row-normalised confusion matrices (paper 004 Fig. 6) per ``(kind, method)``, all grades as labels."""
+    result = {}
+    for (kind, method), group in evaluable(predictions, split).groupby(["kind", "method"], sort=False):
+        result[(kind, method)] = metrics.confusion_matrix(group["grade_true"].astype(int),
+                                                          group["grade_pred"].astype(int),
+                                                          labels=range(N_CLASSES[kind]), normalise=True)
+    return result
+
+
+def grade_distribution(predictions: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Counts of true and predicted grades per ``(kind, method, grade)`` on one split (for plots)."""
+    rows = evaluable(predictions, split)
+    true = rows.groupby(["kind", "method", "grade_true"]).size().rename("true")
+    pred = rows.groupby(["kind", "method", "grade_pred"]).size().rename("predicted")
+    true.index = true.index.set_names("grade", level=2)
+    pred.index = pred.index.set_names("grade", level=2)
+    return pd.concat([true, pred], axis=1).fillna(0).astype(int).reset_index()

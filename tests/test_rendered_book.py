@@ -1,0 +1,130 @@
+"""The rendered book as a reader sees it: every page opened in headless Chromium.
+
+Fails on an HTTP or JavaScript console error, an image that did not load, an output cell showing an
+error, traceback or stderr stream, a missing stage page, or a broken internal link. Saves a PNG
+screenshot of each page under ``_build/screenshots/``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import socketserver
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+
+from book_pages import HTML, REPO, expected_pages
+
+pytestmark = pytest.mark.book
+SCREENSHOTS = REPO / "_build" / "screenshots"
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1280,1600")
+#: Output areas that must not appear unless a page chose to show them (myst-nb classes).
+ERROR_SELECTORS = (".output.error", ".output.traceback", ".output.stderr", ".cell_output .stderr")
+
+
+class _Recorder(http.server.SimpleHTTPRequestHandler):
+    failures: list[str] = []
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def send_error(self, code, message=None, explain=None):
+        self.failures.append(f"HTTP {code}: {self.path}")
+        super().send_error(code, message, explain)
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"{HTML}/index.html is missing: `make test` builds the smoke book before this test")
+    handler = functools.partial(_Recorder, directory=str(HTML))
+    httpd = socketserver.TCPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        message = ("headless Chromium not found: install Debian's `chromium` and `chromium-driver` "
+                   "(apt-get install chromium chromium-driver) to check the rendered pages")
+        if os.environ.get("RA_BOOK_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="ra-book-chromium-")
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    session = webdriver.Chrome(options=options, service=Service(driver))
+    session.set_page_load_timeout(60)
+    yield session
+    session.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_every_toc_page_was_rendered():
+    missing = [page for page in expected_pages() if not (HTML / page).exists()]
+    assert not missing, f"pages missing from {HTML}: {missing}"
+
+
+def _internal_targets(html_file: Path) -> list[str]:
+    from html.parser import HTMLParser
+
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hrefs = []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            for key in ("href", "src"):
+                if tag in ("a", "img", "link", "script") and attrs.get(key):
+                    self.hrefs.append(attrs[key])
+
+    parser = Links()
+    parser.feed(html_file.read_text(errors="ignore"))
+    broken = []
+    for href in parser.hrefs:
+        url = urlparse(href)
+        if url.scheme or href.startswith(("#", "mailto:", "//")):
+            continue
+        target = (html_file.parent / unquote(urldefrag(url.path).url)).resolve()
+        if url.path and not target.exists():
+            broken.append(href)
+    return broken
+
+
+@pytest.mark.parametrize("page", expected_pages())
+def test_page_in_chromium(page, server, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    _Recorder.failures.clear()
+    browser.get(f"{server}/{page}")
+    browser.save_screenshot(str(SCREENSHOTS / (page.replace("/", "_").removesuffix(".html") + ".png")))
+    problems = [f"console {e['level']}: {e['message']}" for e in browser.get_log("browser")
+                if e["level"] == "SEVERE"]
+    problems += list(_Recorder.failures)
+    problems += [f"image did not load: {src}" for src in browser.execute_script(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")]
+    for selector in ERROR_SELECTORS:
+        problems += [f"{selector}: {text[:200]}" for text in browser.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.innerText)", selector)]
+    body = browser.execute_script("return document.body.innerText")
+    if "Traceback (most recent call last)" in body:
+        problems.append("a traceback is shown on the page")
+    problems += [f"broken internal link: {href}" for href in _internal_targets(HTML / page)]
+    assert not problems, f"{page}:\n" + "\n".join(problems)
