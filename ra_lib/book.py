@@ -17,11 +17,12 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,20 +149,21 @@ def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir:
         executed = build / "executed" / f"{stage}.ipynb"
         if not force and executed.exists() and key_file.exists() and key_file.read_text() == key:
             tqdm.write(f"  {stage}: unchanged, cached")
-            results.append(StageResult(stage, "cached", 0.0, _peak_rss_mib()))
+            results.append(StageResult(stage, "cached", 0.0, 0.0))
             continue
         key_file.unlink(missing_ok=True)
         start = time.perf_counter()
-        try:
-            _execute(stage, parameters, build / "executed")
-        except StageFailed as error:
-            results.append(StageResult(stage, "failed", time.perf_counter() - start, _peak_rss_mib()))
-            print_summary(results)
-            raise
+        with _sample_peak_rss() as peak:
+            try:
+                _execute(stage, parameters, build / "executed")
+            except StageFailed:
+                results.append(StageResult(stage, "failed", time.perf_counter() - start, peak["mib"]))
+                print_summary(results)
+                raise
         (artifacts / stage).mkdir(parents=True, exist_ok=True)
         key_file.write_text(key)
         seconds = time.perf_counter() - start
-        results.append(StageResult(stage, "ran", seconds, _peak_rss_mib()))
+        results.append(StageResult(stage, "ran", seconds, peak["mib"]))
         tqdm.write(f"  {stage}: ran in {seconds:.1f} s")
     print_summary(results)
     if render_html:
@@ -179,24 +181,64 @@ def _stage_params(params: dict, stage: str) -> dict:
     return selected
 
 
-def _peak_rss_mib() -> float:
-    """Peak resident memory of this process and its finished children (the kernels), MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+@contextmanager
+def _sample_peak_rss(interval: float = 0.25):
+    """Sample the resident memory of this process and its children (the kernel); yields a dict
+    whose ``"mib"`` holds the peak seen so far."""
+    import psutil
+
+    peak = {"mib": 0.0}
+    done = threading.Event()
+
+    def sample():
+        me = psutil.Process()
+        while not done.is_set():
+            total = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak["mib"] = max(peak["mib"], total / 2**20)
+            done.wait(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
 
 
 def print_summary(results: list[StageResult]) -> None:
-    """A closing table: stage, status, wall time, peak RSS."""
+    """A closing table: stage, status, wall time, peak RSS (runner + kernel, sampled)."""
     print(f"\n{'stage':<28}{'status':<9}{'seconds':>9}{'peak RSS MiB':>14}")
     for r in results:
         print(f"{r.stage:<28}{r.status:<9}{r.seconds:>9.1f}{r.peak_rss_mib:>14.0f}")
     print(f"{'total':<37}{sum(r.seconds for r in results):>9.1f}\n", flush=True)
 
 
+def _render_inputs(build: Path) -> list[Path]:
+    """Every file the rendered HTML depends on."""
+    files = [REPO_ROOT / name for name in RENDER_FILES] + sorted(BOOK_DIR.glob("*.md"))
+    files += sorted((BOOK_DIR / "figures").glob("*")) + sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
+    return files
+
+
 def render(build_dir: str = "_build", strict: bool = True) -> Path:
-    """Render the executed notebooks and the book's pages to ``<build>/html`` with Jupyter Book."""
+    """Render the executed notebooks and the book's pages to ``<build>/html`` with Jupyter Book.
+
+    Skipped when the HTML was built from exactly the same inputs.
+    """
     build = (REPO_ROOT / build_dir).resolve()
+    hasher = hashlib.sha256()
+    _hash_files(_render_inputs(build), hasher)
+    render_key = hasher.hexdigest()
+    key_file = build / "html" / KEY_FILE
+    if key_file.exists() and key_file.read_text() == render_key:
+        print(f"render: unchanged, cached ({build / 'html' / 'index.html'})")
+        return build / "html"
     source = build / "source"
     if source.exists():
         shutil.rmtree(source)
@@ -225,6 +267,7 @@ def render(build_dir: str = "_build", strict: bool = True) -> Path:
     if html.exists():
         shutil.rmtree(html)
     shutil.move(str(build / "render" / "_build" / "html"), str(html))
+    key_file.write_text(render_key)
     print(f"book: {html / 'index.html'}")
     return html
 

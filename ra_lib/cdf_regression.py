@@ -19,9 +19,17 @@ The predictive distribution is read as one on the integers 0..100.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from ra_lib import metrics
+from ra_lib.grading import train_network
+from ra_lib.training import predict
 
 N_THRESHOLDS = 101
 THRESHOLDS = np.arange(N_THRESHOLDS)
@@ -130,3 +138,139 @@ def survival_from_samples(pct) -> np.ndarray:
     if pct.size == 0:
         raise ValueError("cannot build an empirical survival curve from no targets")
     return (pct[:, None] >= THRESHOLDS[None, :]).mean(axis=0)
+
+
+# --- training and prediction -------------------------------------------------------------
+CDF, ONE_OUTPUT = "cdf", "one_output"
+REGRESSION_METHODS = (CDF, ONE_OUTPUT)
+INTERVAL = (0.1, 0.9)  # the 80 % central predictive interval
+PREDICTION_COLUMNS = ["hand_id", "patient", "site", "split", "method", "pct_true", "median", "q10", "q90",
+                      "mean", "imputed"]
+
+
+def has_targets(data) -> bool:
+    """Whether any usable training crop of the cohort has an eroded-surface percentage."""
+    rows = data.select("erosion", "train")
+    return bool(rows["eroded_pct"].notna().any())
+
+
+@dataclass
+class RegressionResult:
+    """Per-row predictions of each method and their (monotone) predictive survival curves.
+
+    ``survival[method]`` has one row per row of ``predictions[predictions.method == method]``, in order.
+    ``non_monotone[method]``: fraction of raw CDF-head curves that needed the monotonicity repair.
+    """
+
+    predictions: pd.DataFrame
+    survival: dict
+    non_monotone: dict
+    histories: pd.DataFrame
+    timings: pd.DataFrame
+
+
+def point_mass_survival(values) -> np.ndarray:
+    """Survival curves of point forecasts: ``S(k) = 1[value >= k]`` (a one-output regression's CDF)."""
+    values = np.clip(np.asarray(values, dtype=float), 0, 100)
+    return (values[:, None] >= THRESHOLDS[None, :]).astype(float)
+
+
+def train_regressor(data, method: str, settings, seed: int, device, progress: bool = True):
+    """Train the CDF head (CRPS loss) or the one-output baseline (MSE on pct / 100) on erosion crops."""
+    if method not in REGRESSION_METHODS:
+        raise ValueError(f"unknown regression method {method!r}; expected one of {REGRESSION_METHODS}")
+
+    def tensors(rows):
+        rows = rows[rows["eroded_pct"].notna()]
+        return (data.images[rows["image_row"].to_numpy()],
+                torch.as_tensor(rows["eroded_pct"].to_numpy(), dtype=torch.float32))
+
+    train, test = tensors(data.select("erosion", "train")), tensors(data.select("erosion", "test"))
+    if len(train[1]) == 0:
+        raise ValueError("no usable erosion crops with eroded_pct in the training split")
+
+    def optimizer(params):
+        return torch.optim.Adam(params, lr=settings.regression_lr)
+
+    outputs, loss_fn = (N_THRESHOLDS, crps_loss) if method == CDF else (1, scaled_mse_loss)
+    return train_network(*train, outputs, loss_fn, optimizer, settings, settings.regression_epochs, seed, device,
+                         monitor=test if len(test[1]) else None, desc=f"regression {method}", progress=progress)
+
+
+def _predict_outputs(model, images, device, method) -> np.ndarray:
+    loader = DataLoader(TensorDataset(images), batch_size=256)
+    if method == CDF:
+        return predict(model, loader, device, transform=torch.sigmoid)
+    return predict(model, loader, device).reshape(-1) * 100.0
+
+
+def run_cdf_regression(data, settings, seed: int = 0, device="cpu", progress: bool = True) -> RegressionResult:
+    """Train each ``settings.regression_methods`` and predict every erosion row (train and test).
+
+    Rows without a usable crop get the training targets' empirical distribution (``imputed``).
+    """
+    rows = data.select("erosion", usable=False, graded=False)
+    usable = (rows["image_row"] >= 0).to_numpy()
+    train_pct = data.select("erosion", "train")["eroded_pct"].dropna()
+    prior = survival_from_samples(train_pct)
+    tables, survivals, non_monotone, histories, timings = [], {}, {}, [], []
+    for method in settings.regression_methods:
+        trained = train_regressor(data, method, settings, seed, device, progress)
+        images = data.images[rows["image_row"].to_numpy()[usable]]
+        survival = np.tile(prior, (len(rows), 1))
+        if method == CDF:
+            raw = _predict_outputs(trained.model, images, device, method)
+            non_monotone[method] = float(np.mean(~is_monotone(raw))) if len(raw) else float("nan")
+            survival[usable] = monotone_survival(raw)
+            q10, median, q90 = quantiles(survival, (INTERVAL[0], 0.5, INTERVAL[1])).T
+            mean = expected_value(survival)
+        else:
+            mean = np.full(len(rows), expected_value(prior[None, :])[0])
+            mean[usable] = np.clip(_predict_outputs(trained.model, images, device, method), 0, 100)
+            survival = point_mass_survival(mean)
+            median, q10, q90 = mean, np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+        survivals[method] = survival
+        tables.append(pd.DataFrame({
+            "hand_id": rows["hand_id"].to_numpy(), "patient": rows["patient"].to_numpy(),
+            "site": rows["site"].to_numpy(), "split": rows["split"].to_numpy(), "method": method,
+            "pct_true": rows["eroded_pct"].to_numpy(), "median": median, "q10": q10, "q90": q90,
+            "mean": mean, "imputed": ~usable}))
+        histories.append(trained.history.assign(method=method))
+        timings.append({"method": method, "seconds": trained.seconds, "samples": trained.samples_seen,
+                        "samples_per_s": trained.samples_seen / max(trained.seconds, 1e-9)})
+    return RegressionResult(pd.concat(tables, ignore_index=True)[PREDICTION_COLUMNS], survivals, non_monotone,
+                            pd.concat(histories, ignore_index=True), pd.DataFrame(timings))
+
+
+def _evaluable_mask(table: pd.DataFrame, split: str) -> np.ndarray:
+    return ((table["split"] == split) & ~table["imputed"].astype(bool) & table["pct_true"].notna()).to_numpy()
+
+
+def regression_metrics(result: RegressionResult, split: str = "test") -> pd.DataFrame:
+    """Paper 004 Table 3 per method (MSE and MAE of the predictive mean), plus MAE of the median,
+    the discrete CRPS, the 80 % interval coverage and the share of repaired (non-monotone) curves."""
+    rows = []
+    for method, survival in result.survival.items():
+        table = result.predictions[result.predictions["method"] == method]
+        mask = _evaluable_mask(table, split)
+        sub = table[mask]
+        y = sub["pct_true"].to_numpy()
+        inside = ((sub["q10"] <= sub["pct_true"]) & (sub["pct_true"] <= sub["q90"])).to_numpy()
+        has_interval = sub["q10"].notna().all() and len(sub)
+        rows.append({
+            "method": method, "n": int(mask.sum()),
+            "mse": metrics.rmse(y, sub["mean"]) ** 2, "mae": metrics.mae(y, sub["mean"]),
+            "mae_median": metrics.mae(y, sub["median"]),
+            "crps": metrics.crps_grid(survival[mask], y, kind="survival") if len(sub) else float("nan"),
+            # coverage = share of targets inside [q10, q90] (agreement of "inside" with True)
+            "coverage_80": metrics.accuracy(inside, np.ones_like(inside)) if has_interval else float("nan"),
+            "non_monotone_fraction": result.non_monotone.get(method, float("nan")),
+        })
+    return pd.DataFrame(rows)
+
+
+def pit(result: RegressionResult, method: str = CDF, split: str = "test", seed: int = 0) -> np.ndarray:
+    """Randomised PIT values of the evaluable rows of one method (uniform when calibrated)."""
+    table = result.predictions[result.predictions["method"] == method]
+    mask = _evaluable_mask(table, split)
+    return pit_values(result.survival[method][mask], table.loc[mask, "pct_true"], np.random.default_rng(seed))

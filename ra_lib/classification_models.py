@@ -59,22 +59,24 @@ class VGG16Features(nn.Module):
     """torchvision VGG16 convolutional part on grey crops (repeated to RGB, ImageNet-normalised).
 
     ``weights_path``: a local ``.pth`` state dict of ``torchvision.models.vgg16`` (ImageNet
-    weights as the paper); ``None`` starts from random weights (nothing is downloaded).
+    weights as the paper; its ``features.*`` entries are used, the classifier is replaced by
+    :class:`JointClassifier`'s head); ``None`` starts from random weights (nothing is downloaded).
     ``pool``: output size of the adaptive average pool before flattening (7 as torchvision's
     classifier; 1 keeps MIMO heads small).
     """
 
     def __init__(self, weights_path: str | Path | None = None, pool: int = 7):
         super().__init__()
-        from torchvision.models import vgg16
+        from torchvision.models.vgg import cfgs, make_layers
 
-        net = vgg16(weights=None)
+        convs = make_layers(cfgs["D"])  # VGG16's convolutional part, the same modules as vgg16().features
         if weights_path is not None:
             path = Path(weights_path)
             if not path.is_file():
                 raise FileNotFoundError(f"VGG16 weights file {path} does not exist")
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        self.features = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(pool), nn.Flatten())
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            convs.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
+        self.features = nn.Sequential(convs, nn.AdaptiveAvgPool2d(pool), nn.Flatten())
         self.out_features = 512 * pool * pool
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))

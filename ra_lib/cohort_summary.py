@@ -85,3 +85,11 @@ def summarise_scores(values: pd.Series) -> dict:
     arr = np.asarray(values, dtype=float)
     return {"mean": arr.mean(), "sd": arr.std(ddof=1) if arr.size > 1 else np.nan,
             "median": np.median(arr), "min": arr.min(), "max": arr.max()}
+
+
+def view_examples(images: pd.DataFrame, per_view: int = 1, seed: int = 0) -> pd.DataFrame:
+    """Up to ``per_view`` images of each view, drawn reproducibly, views in schema order."""
+    from ra_lib.schema import VIEWS
+
+    picked = [images[images["view"] == view].sample(frac=1.0, random_state=seed).head(per_view) for view in VIEWS]
+    return pd.concat(picked, ignore_index=True)

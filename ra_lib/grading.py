@@ -192,7 +192,7 @@ def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fracti
     rows = rows.reset_index(drop=True)
     rows["eroded_pct"] = rows["eroded_pct"].where(rows["kind"] == EROSION)
     _check_grades(rows, "cohort scores" if scores is not None else "crop store index")
-    flagged = rows["flagged"].fillna(False).astype(bool)
+    flagged = rows["flagged"].eq(True)
     rows["status"] = np.where(rows["crop_idx"].isna(), "no_crop", np.where(flagged, "flagged", "ok"))
     counts.update({"rows": int(len(rows)), "flagged": int((rows["status"] == "flagged").sum()),
                    "no_crop": int((rows["status"] == "no_crop").sum()),
@@ -477,3 +477,45 @@ def grade_distribution(predictions: pd.DataFrame, split: str = "test") -> pd.Dat
     true.index = true.index.set_names("grade", level=2)
     pred.index = pred.index.set_names("grade", level=2)
     return pd.concat([true, pred], axis=1).fillna(0).astype(int).reset_index()
+
+
+# --- a toy store for tests and benchmarks ----------------------------------------------------
+def toy_crop_store(n_patients: int = 12, crop_size: int = 32, seed: int = 0, flagged_fraction: float = 0.02):
+    """A small in-memory crop store and cohort scores table whose grades are visible in the crops.
+
+    JSN crops show two bone ends whose gap narrows with the grade; erosion crops show a disk with a
+    dark bite whose area grows with the eroded percentage. Grades are skewed towards 0 as in the
+    papers. Returns ``(store, scores)``; ``store`` has ``.images`` and ``.index`` like a
+    :class:`ra_lib.crops.CropStore`.
+    """
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    skew = {JSN: [0.55, 0.2, 0.12, 0.08, 0.05], EROSION: [0.5, 0.2, 0.12, 0.08, 0.06, 0.04]}
+    records = []
+    for p in range(n_patients):
+        for hand in ("L", "R"):
+            hid = f"img{p:03d}:{hand}"
+            for site in hand_sites():
+                grade = int(rng.choice(N_CLASSES[site.kind], p=skew[site.kind]))
+                pct = (0.0 if grade == 0 else float(rng.uniform((grade - 1) * 20 + 0.5, grade * 20))) \
+                    if site.kind == EROSION else np.nan
+                records.append({"hand_id": hid, "image_id": f"img{p:03d}", "patient": f"P-{p:010x}",
+                                "hand": hand, "kind": site.kind, "site": site.site, "group": site.group,
+                                "landmark": site.landmark, "grade": grade, "eroded_pct": pct})
+    table = pd.DataFrame(records)
+    yy, xx = np.mgrid[0:crop_size, 0:crop_size] / crop_size - 0.5
+    images = np.empty((len(table), crop_size, crop_size), dtype=np.float32)
+    for i, row in enumerate(table.itertuples()):
+        if row.kind == JSN:
+            gap = 0.05 + 0.3 * (4 - row.grade) / 4
+            image = 0.8 * ((np.abs(yy) > gap / 2) & (np.abs(xx) < 0.3))
+        else:
+            bite = 0.25 * np.sqrt(row.eroded_pct / 100)
+            image = 0.8 * ((xx**2 + yy**2) < 0.35**2) * ~(((xx - 0.3) ** 2 + yy**2) < bite**2)
+        images[i] = np.clip(image + 0.1 + rng.normal(0, 0.05, image.shape), 0, 1)
+    index = table.drop(columns="eroded_pct").assign(
+        crop_idx=np.arange(len(table)), x=0.0, y=0.0, source="toy", likelihood=1.0,
+        flagged=rng.uniform(size=len(table)) < flagged_fraction)
+    scores = table[list(SCORE_COLUMNS)]
+    return SimpleNamespace(images=images, index=index[list(CROP_COLUMNS)]), scores

@@ -437,26 +437,26 @@ def misclassified(predictions: pd.DataFrame, model: str = FUSION, split: str = "
     return rows[rows["view_true"] != rows["view_pred"]].reset_index(drop=True)
 
 
-def plot_gallery(images: Sequence[np.ndarray], titles: Sequence[str], columns: int = 6, size: float = 2.0):
-    """A grid of grey images with titles; returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
-
-    n = max(len(images), 1)
-    ncols = min(columns, n)
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, image, title in zip(axes.ravel(), images, titles):
-        ax.imshow(np.asarray(image), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def table2_comparison(table2: pd.DataFrame) -> pd.DataFrame:
     """This run's augmented counts beside paper 000 Table 2."""
     paper = pd.DataFrame([{"model": m, "class": c, "paper": n} for m, counts in PAPER_TABLE2.items()
                           for c, n in counts.items()])
     return table2.merge(paper, on=["model", "class"], how="left")
 
+
+
+def headline_table(result: dict) -> pd.DataFrame:
+    """:func:`selection_metrics` as one row per model, beside the paper and the majority class."""
+    n = result["n"]
+    rows = [{"model": "paper 000: two binary, fused", "accuracy": PAPER_RESULTS["three_class_correct"] / PAPER_RESULTS["n_test"],
+             "correct": f"{PAPER_RESULTS['three_class_correct']} / {PAPER_RESULTS['n_test']}",
+             "model 1 (one hand)": PAPER_RESULTS["model1_accuracy"],
+             "model 2 (both hands)": PAPER_RESULTS["model2_accuracy"]}]
+    for model, values in result["models"].items():
+        rows.append({"model": model, "accuracy": values["accuracy"], "correct": f"{values['correct']} / {n}",
+                     "model 1 (one hand)": values["model1_accuracy"],
+                     "model 2 (both hands)": values["model2_accuracy"]})
+    rows.append({"model": f"majority class ({result['majority_class']})", "accuracy": result["majority_accuracy"],
+                 "correct": f"{round(result['majority_accuracy'] * n)} / {n}",
+                 "model 1 (one hand)": float("nan"), "model 2 (both hands)": float("nan")})
+    return pd.DataFrame(rows).set_index("model")

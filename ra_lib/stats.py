@@ -29,8 +29,8 @@ class TTestResult(NamedTuple):
     statistic: float
     p: float
     mean_diff: float
-    ci_low: float
-    ci_high: float
+    lower: float  # confidence interval of mean_diff
+    upper: float
     n: int
 
 
@@ -168,6 +168,8 @@ def _cluster_resamples(clusters: np.ndarray, n_boot: int, seed: int) -> tuple[in
     ids, so the draws depend on the seed and the set of clusters, not on row order.
     """
     codes, uniques = pd.factorize(clusters, sort=True)
+    if not len(codes):
+        raise ValueError("the table to bootstrap has no rows")
     if (codes < 0).any():
         raise ValueError(f"cluster column has {int((codes < 0).sum())} missing value(s)")
     n_clusters = len(uniques)
@@ -242,7 +244,8 @@ def bootstrap_ci(
     """Metric with a patient-clustered percentile bootstrap interval.
 
     ``metric_fn(labels, scores) -> float`` is called on the ``label`` and ``score``
-    columns, e.g. ``bootstrap_ci(long_table, metrics.average_precision, model="SISO")``.
+    columns, e.g. ``bootstrap_ci(long_table, metrics.average_precision, model="SISO")``;
+    for a decision metric pass e.g. ``lambda y, s: metrics.f_measure(y, s >= 0.5)``.
     ``model`` selects rows of a long table by ``model_col``; a table holding several
     models without ``model`` is refused.
     """
@@ -262,7 +265,7 @@ def bootstrap_ci(
 
 
 def _paired_rows(df, a, b, model_col, score, label, keys, cluster) -> pd.DataFrame:
-    """Wide table (keys..., label, a, b) of a long table with one row per model and item."""
+    """Wide table (keys..., label, _a, _b: the two models' scores) of a long table."""
     models = _column(df, model_col, "model")
     keys = [c for c in df.columns if c not in (model_col, score, label)] if keys is None else list(keys)
     if cluster not in keys:

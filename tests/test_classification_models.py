@@ -96,3 +96,15 @@ def test_loss_is_bce_summed_over_outputs_and_skips_missing_targets():
 
 def test_all_model_types_listed():
     assert MODEL_TYPES == ("siso", "mimo_local", "mimo_one_hand", "mimo_both_hands")
+
+
+def test_vgg16_loads_the_features_of_a_torchvision_state_dict(tmp_path):
+    from ra_lib.classification_models import VGG16Features
+
+    torch.manual_seed(1)
+    source = VGG16Features()
+    state = {f"features.{k}": v for k, v in source.features[0].state_dict().items()}
+    state["classifier.0.weight"] = torch.zeros(1)  # ignored: the head is the paper's FC layers
+    torch.save(state, tmp_path / "vgg16.pth")
+    loaded = VGG16Features(tmp_path / "vgg16.pth")
+    assert torch.equal(loaded.features[0][0].weight, source.features[0][0].weight)

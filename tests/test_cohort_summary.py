@@ -44,3 +44,11 @@ def test_views_and_overview():
                              scores=_scores(), landmarks=pd.DataFrame(), readers=pd.DataFrame())
     assert cohort_summary.views(cohort).loc["other", "(blank)"] == 1
     assert cohort_summary.overview(cohort).loc["patients", "count"] == 1
+
+
+def test_view_examples_are_reproducible():
+    images = pd.DataFrame({"image_id": list("abcdef"), "view": ["other", "left_hand", "other", "both_hands",
+                                                              "right_hand", "other"]})
+    first = cohort_summary.view_examples(images, per_view=2, seed=1)
+    assert list(first["view"]) == ["left_hand", "right_hand", "both_hands", "other", "other"]
+    assert first.equals(cohort_summary.view_examples(images, per_view=2, seed=1))

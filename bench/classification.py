@@ -1,0 +1,97 @@
+"""Benchmark of stage 3 (joint classification): training throughput per model type and the wall time
+of the whole cross-validation under a profile.
+
+    .venv/bin/python bench/classification.py                       # stand-in store, quick profile
+    .venv/bin/python bench/classification.py --profile smoke
+    .venv/bin/python bench/classification.py --store _build/artifacts/02_joint_detection \
+        --manifest data_manifests/synthetic_quick.yaml              # the real crop store and folds
+
+Without ``--store`` the crops are a stand-in of the quick cohort's size (``--patients`` patients,
+two both-hands radiographs each, 64-px crops, non-intact crops with a faint bright spot) so the
+numbers do not depend on stage 2. Throughput: training *samples* per second (one sample = the
+model's whole input, 1 to 10 crops) and crops per second, over all epochs actually run (forward
+and backward, augmentation included, validation and test passes excluded).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ra_lib import classification as clf
+from ra_lib.profiles import resolve
+from ra_lib.sites import HAND_SITES
+
+
+def stand_in_store(n_patients: int, images_per_patient: int = 2, size: int = 64, seed: int = 0):
+    """Crops, crop index and folds shaped like a stage-2 store of ``n_patients`` patients."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        for v in range(images_per_patient):
+            for hand in ("L", "R"):
+                for site in HAND_SITES:
+                    rows.append({"hand_id": f"img{p}-{v}:{hand}", "image_id": f"img{p}-{v}", "patient": f"P-{p:010x}",
+                                 "hand": hand, "kind": site.kind, "site": site.site, "group": site.group,
+                                 "x": 0.0, "y": 0.0, "flagged": False,
+                                 "grade": int(rng.random() < (0.5 if site.group == "wrist" else 0.2))})
+    index = pd.DataFrame(rows)
+    index.insert(0, "crop_idx", np.arange(len(index)))
+    images = rng.normal(0.4, 0.1, (len(index), size, size)).astype(np.float32)
+    c, r = size // 2, size // 8
+    images[index["grade"].to_numpy() > 0, c - r:c + r, c - r:c + r] += 0.15
+    folds = pd.DataFrame({"patient": [f"P-{p:010x}" for p in range(n_patients)],
+                          "fold": rng.permutation(np.arange(n_patients) % 8)})
+    return np.clip(images, 0, 1), index, folds
+
+
+def throughput(runs: pd.DataFrame) -> pd.DataFrame:
+    """Training samples / s and crops / s per model type."""
+    trained = runs[runs["status"] == "trained"].assign(
+        samples=lambda r: r["n_train_balanced"] * r["epochs_run"],
+        crops=lambda r: r["n_train_balanced"] * r["epochs_run"] * r["crops_per_sample"])
+    table = trained.groupby("model", sort=False)[["samples", "crops", "seconds"]].sum()
+    table["trainings"] = trained.groupby("model", sort=False).size()
+    table["samples_per_s"] = table["samples"] / table["seconds"]
+    table["crops_per_s"] = table["crops"] / table["seconds"]
+    return table.reset_index()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--store", help="crop-store folder (stage 2); default: a stand-in store")
+    parser.add_argument("--manifest", help="manifest whose cohort gives the folds (with --store)")
+    parser.add_argument("--patients", type=int, default=40, help="stand-in store size")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.store:
+        from ra_lib.crops import load_crop_store
+        from ra_lib.manifest import load_cohort
+
+        store = load_crop_store(args.store)
+        images, index, folds = store.images, store.index, load_cohort(args.manifest).folds
+    else:
+        images, index, folds = stand_in_store(args.patients, seed=args.seed)
+    cfg = resolve(clf.PROFILES, args.profile)
+    start = time.perf_counter()
+    result = clf.run_cv(images, index, folds, cfg, seed=args.seed, progress=False)
+    wall = time.perf_counter() - start
+    table = throughput(result.runs)
+    evaluation = clf.evaluation_table(result.oof)
+    overall = evaluation[evaluation["region"] == "all"][["kind", "model", "average_precision", "prevalence",
+                                                         "f_measure"]]
+    print(f"profile {args.profile}, {args.threads} threads, {len(index)} index rows, "
+          f"{int((result.runs['status'] == 'trained').sum())} trainings: wall time {wall:.1f} s")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.1f}"))
+    print(overall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return {"wall_s": wall, "throughput": table, "overall": overall}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Physical rendering: attenuation line integrals, then the detector.
+
+A :class:`Canvas` accumulates the Beer-Lambert exponent ``sum(mu * path)`` per pixel
+from soft tissue, bone (cortical shell + trabecular/marrow interior), air and metal;
+:func:`expose` turns it into a processed 12-bit radiograph (heel effect, scatter,
+detector blur, Poisson quantum noise, log transform, edge enhancement, quantisation).
+Values are MONOCHROME2 sense: more attenuation = brighter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from .shapes import Bone, Ellipse, Rod
+
+#: Linear attenuation coefficients (1/mm) at the ~30 keV effective energy of a hand exposure.
+MU_SOFT = 0.037
+MU_CORTEX = 0.25
+MU_TRABECULAR = 0.085
+MU_MARROW = 0.034
+MU_METAL = 3.0
+MU_LEAD = 8.0
+MAX_VALUE = 4095  # 12 bits stored
+
+
+class Canvas:
+    """Pixel grid in world millimetres; pixel (row i, col j) is centred at ((j + .5) px, (i + .5) px)."""
+
+    def __init__(self, height: int, width: int, pixel_mm: float, rng: np.random.Generator):
+        self.shape = (int(height), int(width))
+        self.pixel_mm = float(pixel_mm)
+        self.mu = np.zeros(self.shape, np.float32)
+        self.soft = np.zeros(self.shape, np.float32)
+        self.bone = np.zeros(self.shape, np.float32)
+        self._rng = rng
+        self._texture: np.ndarray | None = None
+
+    @property
+    def texture(self) -> np.ndarray:
+        """Zero-mean, unit-variance trabecular texture (band-limited noise, ~0.4 mm grain)."""
+        if self._texture is None:
+            field = self._rng.standard_normal(self.shape, dtype=np.float32)
+            field = ndimage.gaussian_filter(field, sigma=max(0.4 / self.pixel_mm, 0.7))
+            self._texture = field / max(float(field.std()), 1e-6)
+        return self._texture
+
+    def window(self, bounds, margin_mm: float = 1.0):
+        """Slices and pixel-centre coordinates (X: 1 x w, Y: h x 1) covering ``bounds``; None if off-canvas."""
+        px = self.pixel_mm
+        x0, x1, y0, y1 = bounds
+        j0 = max(int(np.floor((x0 - margin_mm) / px)), 0)
+        j1 = min(int(np.ceil((x1 + margin_mm) / px)) + 1, self.shape[1])
+        i0 = max(int(np.floor((y0 - margin_mm) / px)), 0)
+        i1 = min(int(np.ceil((y1 + margin_mm) / px)) + 1, self.shape[0])
+        if j0 >= j1 or i0 >= i1:
+            return None
+        X = ((np.arange(j0, j1, dtype=np.float32) + 0.5) * px)[None, :]
+        Y = ((np.arange(i0, i1, dtype=np.float32) + 0.5) * px)[:, None]
+        return (slice(i0, i1), slice(j0, j1)), X, Y
+
+    def add_soft(self, shape) -> None:
+        """Soft tissue; overlapping soft shapes merge (maximum), they do not stack."""
+        win = self.window(shape.bounds())
+        if win is not None:
+            sl, X, Y = win
+            np.maximum(self.soft[sl], shape.thickness(X, Y), out=self.soft[sl])
+
+    def add_air(self, shape, weight: float = 1.0) -> None:
+        """Gas inside soft tissue (lungs, bowel): removes soft-tissue attenuation."""
+        self._add(shape, -MU_SOFT * weight)
+
+    def add_tissue(self, shape, mu: float) -> None:
+        """Extra material stacked on top of the soft tissue (metal, lead, plastic)."""
+        self._add(shape, mu)
+
+    def _add(self, shape, mu: float) -> None:
+        win = self.window(shape.bounds())
+        if win is not None:
+            sl, X, Y = win
+            self.mu[sl] += mu * shape.thickness(X, Y)
+
+    def add_bone(self, bone: Bone) -> None:
+        win = self.window(bone.bounds())
+        if win is None:
+            return
+        sl, X, Y = win
+        outer = np.zeros(np.broadcast_shapes(X.shape, Y.shape), np.float32)
+        inner = np.zeros_like(outer)
+        density = np.zeros_like(outer)
+        for shape, core in zip(bone.shapes, bone.inner_shapes()):
+            np.maximum(outer, shape.thickness(X, Y), out=outer)
+            t_in = core.thickness(X, Y)
+            if isinstance(shape, Rod):  # trabecular ends, fatty marrow mid-shaft
+                rho = 0.25 + 0.75 * shape.end_weight(X, Y, 0.2)
+            else:
+                rho = np.ones_like(t_in)
+            take = t_in > inner
+            inner = np.where(take, t_in, inner)
+            density = np.where(take, rho, density)
+        px = self.pixel_mm
+        for cut in bone.cuts:
+            outer *= _outside(cut.shape.grown(cut.gap), X, Y, px)
+            inner *= _outside(cut.shape.grown(cut.gap + cut.plate), X, Y, px)
+        for bite in bone.bites:
+            keep = 1.0 - bite.depth * _inside_disc(bite.center, bite.radius, X, Y, px)
+            outer *= keep
+            inner *= keep
+        inner = np.minimum(inner, outer)
+        mu_inner = MU_MARROW + (MU_TRABECULAR - MU_MARROW) * bone.density * density
+        mu_inner = mu_inner * (1.0 + 0.3 * self.texture[sl] * density)
+        self.mu[sl] += (MU_CORTEX - MU_SOFT) * (outer - inner) + (mu_inner - MU_SOFT) * inner
+        self.bone[sl] += outer
+
+    def line_integral(self) -> np.ndarray:
+        return self.mu + MU_SOFT * self.soft
+
+
+def _outside(shape: Ellipse, X, Y, px: float) -> np.ndarray:
+    """1 outside the ellipse, 0 inside, anti-aliased over one pixel."""
+    dist = (np.sqrt(shape.radial(X, Y)) - 1.0) * min(shape.a, shape.b)
+    return np.clip(dist / px + 0.5, 0.0, 1.0)
+
+
+def _inside_disc(center, radius: float, X, Y, px: float) -> np.ndarray:
+    dist = np.sqrt((X - center[0]) ** 2 + (Y - center[1]) ** 2) - radius
+    return np.clip(0.5 - dist / px, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Acquisition and processing of one X-ray room."""
+
+    quanta_per_mm2: float = 4.0e4
+    blur_mm: float = 0.12
+    scatter_fraction: float = 0.08
+    heel: float = 0.06
+    gain: float = 750.0
+    offset: float = 180.0
+    unsharp: float = 0.6
+    unsharp_mm: float = 2.5
+
+
+def expose(line_integral: np.ndarray, pixel_mm: float, detector: Detector, rng: np.random.Generator) -> np.ndarray:
+    """Processed 12-bit radiograph (uint16, MONOCHROME2 sense) of a line-integral map."""
+    h, _ = line_integral.shape
+    i0 = detector.quanta_per_mm2 * pixel_mm * pixel_mm
+    heel = (1.0 + detector.heel * np.linspace(-1.0, 1.0, h, dtype=np.float32))[:, None] * np.float32(i0)
+    primary = heel * np.exp(-line_integral)
+    scatter = detector.scatter_fraction * _lowpass(heel - primary, 20.0 / pixel_mm)
+    blur_px = np.hypot(detector.blur_mm / pixel_mm, 0.45)
+    signal = ndimage.gaussian_filter(primary + scatter, sigma=blur_px)
+    counts = rng.poisson(signal).astype(np.float32)
+    q = np.log(np.float32(i0) / np.maximum(counts, np.float32(0.5)))
+    if detector.unsharp:
+        q += detector.unsharp * (q - ndimage.gaussian_filter(q, sigma=detector.unsharp_mm / pixel_mm))
+    return np.clip(np.rint(detector.offset + detector.gain * q), 0, MAX_VALUE).astype(np.uint16)
+
+
+def _lowpass(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Wide Gaussian blur computed on a block-averaged copy (fast for large sigma)."""
+    f = max(int(sigma_px // 4), 1)
+    h, w = image.shape
+    hs, ws = -(-h // f), -(-w // f)
+    padded = np.pad(image, ((0, hs * f - h), (0, ws * f - w)), mode="edge")
+    small = padded.reshape(hs, f, ws, f).mean(axis=(1, 3))
+    small = ndimage.gaussian_filter(small, sigma=sigma_px / f, mode="nearest")
+    return ndimage.zoom(small, f, order=1, mode="nearest", grid_mode=True)[:h, :w]
+
+
+_FONT = {
+    "L": ("10000", "10000", "10000", "10000", "10000", "10000", "11111"),
+    "R": ("11110", "10001", "10001", "11110", "10100", "10010", "10001"),
+}
+
+
+def add_marker(canvas: Canvas, letter: str, top_left, height_mm: float = 11.0) -> None:
+    """A burned-in lead letter in a faint plastic holder (5 x 7 pixel font)."""
+    glyph = np.array([[c == "1" for c in row] for row in _FONT[letter]], np.float32)
+    cell = height_mm / 7.0
+    x0, y0 = top_left
+    pad = 0.8 * cell
+    win = canvas.window((x0 - pad, x0 + 5 * cell + pad, y0 - pad, y0 + 7 * cell + pad), margin_mm=0.0)
+    if win is None:
+        return
+    sl, X, Y = win
+    col = np.floor((X - x0) / cell).astype(int)
+    row = np.floor((Y - y0) / cell).astype(int)
+    inside = (col >= 0) & (col < 5) & (row >= 0) & (row < 7)
+    lead = np.where(inside, glyph[np.clip(row, 0, 6), np.clip(col, 0, 4)], 0.0)
+    canvas.mu[sl] += 0.15 + MU_LEAD * 1.5 * lead
