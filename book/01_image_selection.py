@@ -32,6 +32,7 @@ gallery_images = 12  # misclassified test images shown at most
 
 # %% tags=["remove-cell"]
 import time
+from dataclasses import asdict
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -106,7 +107,7 @@ run.images["split"].value_counts().rename("images").to_frame().T
 # training.
 
 # %%
-pd.Series(settings.augment_ranges or vars(sel.AugmentRanges()), name="range").to_frame().T
+pd.Series(asdict(sel.AugmentRanges.from_mapping(settings.augment_ranges)), name="range").to_frame().T
 
 # %%
 sel.table2_comparison(run.table2)
@@ -182,7 +183,8 @@ pd.crosstab(hands["BodyPartExamined"], hands["view_pred"] != "other").rename(
 # by at most the range above):
 
 # %%
-sel.rotation_check(run, settings, device=compute)
+rotation = sel.rotation_check(run, settings, device=compute)
+rotation
 
 # %% [markdown]
 # ### Misclassified images (Fig. 4)
@@ -206,7 +208,7 @@ else:
 store.write_table(predictions, out / "predictions.csv")
 store.write_json({**result, "profile": profile, "seed": seed, "settings": vars(settings),
                   "train_seconds": train_seconds, "table2": run.table2.to_dict(orient="records"),
-                  "rotation_check": sel.rotation_check(run, settings, device=compute).to_dict(orient="records"),
+                  "rotation_check": rotation.to_dict(orient="records"),
                   "paper": sel.PAPER_RESULTS}, out / "metrics.json")
 
 # %% [markdown]

@@ -87,12 +87,12 @@ def prepare_cohort(manifest_path: Path) -> str:
     from ra_lib.manifest import load_manifest
 
     manifest = load_manifest(manifest_path)
+    data_root = manifest.resolve_data_root()
     if manifest.synthetic:
         from ra_lib.synthetic import generate_cohort
 
-        generate_cohort(manifest.data_root, **manifest.synthetic)
+        generate_cohort(data_root, workers=os.cpu_count() or 1, **manifest.synthetic)
     hasher = hashlib.sha256(manifest_path.read_bytes())
-    data_root = Path(manifest.data_root)
     tables = [p for p in data_root.glob("*") if p.is_file() and p.suffix in {".csv", ".json", ".yaml"}]
     _hash_files([p for p in tables if not p.name.startswith(".")], hasher)
     return hasher.hexdigest()

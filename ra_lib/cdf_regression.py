@@ -274,3 +274,65 @@ def pit(result: RegressionResult, method: str = CDF, split: str = "test", seed: 
     table = result.predictions[result.predictions["method"] == method]
     mask = _evaluable_mask(table, split)
     return pit_values(result.survival[method][mask], table.loc[mask, "pct_true"], np.random.default_rng(seed))
+
+
+#: Paper 004 Table 3: the CDF model trained on (a) the data as they are, (b) oversampled, (c) class-weighted.
+PAPER_004_TABLE3 = {"a": {"mse": 80.884, "mae": 4.046}, "b": {"mse": 83.017, "mae": 4.072},
+                    "c": {"mse": 94.488, "mae": 4.057}}
+
+
+# --- figures ------------------------------------------------------------------------------
+def plot_survival_examples(result: RegressionResult, n: int = 6, split: str = "test", seed: int = 0):
+    """Predicted survival curves ``P(y >= k)`` of ``n`` joints (spread over the target range), with the
+    true percentage, the median and the 80 % interval."""
+    import matplotlib.pyplot as plt
+
+    table = result.predictions[result.predictions["method"] == CDF].reset_index(drop=True)
+    mask = _evaluable_mask(table, split)
+    candidates = np.flatnonzero(mask)
+    order = candidates[np.argsort(table.loc[candidates, "pct_true"].to_numpy(), kind="stable")]
+    chosen = order[np.linspace(0, len(order) - 1, min(n, len(order))).round().astype(int)] if len(order) else []
+    fig, axes = plt.subplots(1, max(len(chosen), 1), figsize=(2.3 * max(len(chosen), 1), 2.4), sharey=True,
+                             squeeze=False)
+    for ax, i in zip(axes[0], chosen):
+        row = table.loc[i]
+        ax.axvspan(row["q10"], row["q90"], color="#a8dadc", alpha=0.6, label="80 % interval")
+        ax.plot(THRESHOLDS, result.survival[CDF][i], color="#1d3557", label="P(y >= k)")
+        ax.axvline(row["median"], color="#1d3557", ls=":", label="median")
+        ax.axvline(row["pct_true"], color="#e63946", label="true")
+        ax.set(xlabel="eroded surface k (%)", title=f"{row['site']}, true {row['pct_true']:.0f} %")
+    axes[0][0].set_ylabel("P(y >= k)")
+    axes[0][0].legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_predicted_vs_true(result: RegressionResult, split: str = "test"):
+    """Predicted (mean; the CDF head with its 80 % interval) against true eroded surface, one panel per method."""
+    import matplotlib.pyplot as plt
+
+    methods = list(result.survival)
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.4 * len(methods), 3.2), squeeze=False, sharey=True)
+    for ax, method in zip(axes[0], methods):
+        table = result.predictions[result.predictions["method"] == method]
+        sub = table[_evaluable_mask(table, split)]
+        if sub["q10"].notna().all():
+            ax.errorbar(sub["pct_true"], sub["mean"], yerr=[sub["mean"] - sub["q10"], sub["q90"] - sub["mean"]],
+                        fmt="none", ecolor="#a8dadc", elinewidth=0.8, alpha=0.6)
+        ax.scatter(sub["pct_true"], sub["mean"], s=8, alpha=0.7, color="#1d3557")
+        ax.plot([0, 100], [0, 100], color="grey", lw=1, ls="--")
+        ax.set(xlabel="true eroded surface (%)", ylabel="predicted (%)", title=method, xlim=(-3, 103))
+    fig.tight_layout()
+    return fig
+
+
+def plot_pit(values: np.ndarray, bins: int = 10):
+    """Histogram of PIT values against the uniform density of a calibrated forecast."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 2.6))
+    ax.hist(values, bins=bins, range=(0, 1), density=True, color="#457b9d")
+    ax.axhline(1.0, color="grey", ls="--", lw=1)
+    ax.set(xlabel="PIT value", ylabel="density")
+    fig.tight_layout()
+    return fig

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from PIL import Image
+from tqdm.auto import tqdm
 
 from ra_lib import crops, metrics, sites
 
@@ -80,6 +81,50 @@ def load_model_input(cohort, hand_id: str, size: int, mirror_to_right: bool = Tr
         raise ValueError(f"hand {hand_id!r}: crop width {width} differs from x1 - x0 = {row['x1'] - row['x0']}")
     frame = HandFrame(hand_id, int(row["x0"]), width, height, size, bool(mirror_to_right and row["hand"] == "L"))
     return resize_square(crop, size), frame
+
+
+def load_model_inputs(cohort, hand_ids, size: int, mirror_to_right: bool = True,
+                      progress: bool = True) -> tuple[np.ndarray, list[HandFrame]]:
+    """Model inputs (N, size, size) and frames of several hands, in ``hand_ids`` order."""
+    images, frames = [], []
+    for hand_id in tqdm(list(hand_ids), desc="loading hands", unit="hand", leave=False, disable=not progress):
+        image, frame = load_model_input(cohort, hand_id, size, mirror_to_right)
+        images.append(image)
+        frames.append(frame)
+    return (np.stack(images) if images else np.zeros((0, size, size), np.float32)), frames
+
+
+def split_hands(cohort, n_train: int, n_test: int, seed: int = 0) -> dict[str, list[str]]:
+    """Patient-disjoint random split of the hands that have landmarks (paper 001: 20 random images).
+
+    ``train``: ``n_train`` hands to label for the detectors; ``test``: ``n_test`` more for
+    DeepLabCut's own held-out error; ``eval``: every other labelled hand (``test`` included), on which
+    the detection rate is measured. Whole patients go to one side, so a hand's twin never leaks.
+    Raises ``ValueError`` when fewer than ``n_train + 1`` hands have landmarks.
+    """
+    labelled = cohort.hands[cohort.hands["hand_id"].isin(set(cohort.landmarks["hand_id"]))]
+    if len(labelled) < n_train + 1:
+        raise ValueError(f"{len(labelled)} hand(s) have landmarks; need at least {n_train + 1} "
+                         f"({n_train} to train the detectors and one to evaluate them)")
+    patients = sorted(labelled["patient"].unique())
+    order = np.random.default_rng(seed).permutation(len(patients))
+    hands_of = {p: sorted(g["hand_id"]) for p, g in labelled.groupby("patient")}
+    train, test, rest = [], [], []
+    for i in order:
+        hands = hands_of[patients[i]]
+        if len(train) < n_train:
+            train += hands
+        elif len(test) < n_test:
+            test += hands
+        else:
+            rest += hands
+    if len(train) > n_train:  # a patient's second hand overshot: it goes to the held-out side
+        rest, train = train[n_train:] + rest, train[:n_train]
+    if not test and not rest:
+        raise ValueError(f"no labelled hand left to evaluate after {len(train)} training hands")
+    if not test:
+        test = rest[:1]
+    return {"train": train, "test": test, "eval": sorted(set(test) | set(rest))}
 
 
 def keypoints_in_model(landmarks: pd.DataFrame, frames: list[HandFrame], bodyparts) -> np.ndarray:
@@ -230,10 +275,11 @@ def format_table3(rates: pd.DataFrame) -> pd.DataFrame:
     cells = rates.assign(cell=[f"{c}/{n} ({100 * r:.1f}%)" if n else "-"
                                for c, n, r in zip(rates["correct"], rates["n"], rates["rate"])])
     table = cells.pivot_table(index=["kind", "group"], columns=["detector", "status"], values="cell",
-                              aggfunc="first", sort=False)
+                              aggfunc="first")
     detectors = list(dict.fromkeys(rates["detector"]))
-    table = table.reindex(columns=pd.MultiIndex.from_product([detectors, STATUSES], names=["detector", "status"]))
-    return table
+    rows = [(k, g) for k in sites.KINDS for g in _group_order(k) if (k, g) in table.index]
+    columns = pd.MultiIndex.from_product([detectors, STATUSES], names=["detector", "status"])
+    return table.reindex(index=pd.MultiIndex.from_tuples(rows, names=["kind", "group"]), columns=columns)
 
 
 # --- paper 002: average precision of boxes at IoU 0.5 -------------------------------------------

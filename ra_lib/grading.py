@@ -56,15 +56,15 @@ PREDICTION_COLUMNS = ["hand_id", "patient", "kind", "site", "split", "method", "
 #: (paper 004).
 PROFILES = {
     "smoke": dict(arch="tiny", crop_size=24, epochs=1, batch_size=64, lr=0.01, momentum=0.9,
-                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, methods=METHODS,
+                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, test_fold=0, methods=METHODS,
                   regression_methods=("cdf", "one_output"), regression_epochs=1, regression_lr=1e-3,
                   width=8, weights_path=None),
     "quick": dict(arch="tiny", crop_size=40, epochs=8, batch_size=64, lr=0.01, momentum=0.9,
-                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, methods=METHODS,
+                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, test_fold=0, methods=METHODS,
                   regression_methods=("cdf", "one_output"), regression_epochs=8, regression_lr=1e-3,
                   width=16, weights_path=None),
     "paper": dict(arch="efficientnet_b4", crop_size=224, epochs=25, batch_size=100, lr=1e-3, momentum=0.9,
-                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, methods=METHODS,
+                  weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, test_fold=0, methods=METHODS,
                   regression_methods=("cdf", "one_output"), regression_epochs=25, regression_lr=1e-3,
                   width=16, weights_path=None),
 }
@@ -141,6 +141,20 @@ def patient_split(patients, test_fraction: float, seed: int) -> dict[str, str]:
     return {p: ("test" if p in test else "train") for p in unique}
 
 
+def fold_split(patients, folds: pd.DataFrame, test_fold: int) -> dict[str, str]:
+    """``patient -> "train" / "test"``: fold ``test_fold`` of the cohort's patient folds is the test split."""
+    _require_columns(folds, ("patient", "fold"), "folds table")
+    first = folds.drop_duplicates("patient")
+    fold_of = pd.Series(first["fold"].to_numpy(), index=first["patient"].astype(str))
+    unique = sorted({str(p) for p in patients})
+    unknown = [p for p in unique if p not in fold_of.index]
+    if unknown:
+        raise ValueError(f"{len(unknown)} patient(s) have no fold in the folds table, e.g. {unknown[:3]}")
+    if test_fold not in set(fold_of):
+        raise ValueError(f"test fold {test_fold!r} is not one of the folds {sorted(set(fold_of))}")
+    return {p: ("test" if fold_of[p] == test_fold else "train") for p in unique}
+
+
 def preprocess_crops(images: np.ndarray, crop_size: int) -> torch.Tensor:
     """Resize grey crops ``(N, H, W)`` to ``crop_size`` and standardise each crop (zero mean, unit SD)."""
     images = np.asarray(images, dtype=np.float32)
@@ -155,13 +169,16 @@ def preprocess_crops(images: np.ndarray, crop_size: int) -> torch.Tensor:
     return ((tensor - mean) / std).contiguous()
 
 
-def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fraction: float, seed: int) -> GradingData:
+def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fraction: float = 0.1, seed: int = 0,
+                 folds: pd.DataFrame | None = None, test_fold: int = 0) -> GradingData:
     """Join the crop store with the cohort scores, split patients, and preprocess the usable crops.
 
     ``store``: a :class:`ra_lib.crops.CropStore` (``.images`` ``(N, H, W)`` in [0, 1], ``.index``).
     ``scores``: the cohort scores table (``grade`` and ``eroded_pct`` per ``(hand_id, kind, site)``),
     or ``None`` to use the store's own ``grade`` column (then there is no ``eroded_pct``).
-    Every scored hand site is a row to predict, with or without a crop.
+    Every scored hand site is a row to predict, with or without a crop. The test split is the
+    patients of ``folds`` fold ``test_fold`` when ``folds`` is given (the cohort's folds, as stage 5
+    uses), else a random ``test_fraction`` of the patients (:func:`patient_split`).
     """
     index = store.index
     _require_columns(index, CROP_COLUMNS, "crop store index")
@@ -197,7 +214,8 @@ def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fracti
     counts.update({"rows": int(len(rows)), "flagged": int((rows["status"] == "flagged").sum()),
                    "no_crop": int((rows["status"] == "no_crop").sum()),
                    "ungraded": int(rows["grade"].isna().sum())})
-    split = patient_split(rows["patient"], test_fraction, seed)
+    split = patient_split(rows["patient"], test_fraction, seed) if folds is None else \
+        fold_split(rows["patient"], folds, test_fold)
     rows["split"] = rows["patient"].astype(str).map(split)
     usable = rows["status"] == "ok"
     rows["image_row"] = -1
@@ -477,6 +495,110 @@ def grade_distribution(predictions: pd.DataFrame, split: str = "test") -> pd.Dat
     true.index = true.index.set_names("grade", level=2)
     pred.index = pred.index.set_names("grade", level=2)
     return pd.concat([true, pred], axis=1).fillna(0).astype(int).reset_index()
+
+
+def learning_check(table: pd.DataFrame) -> pd.DataFrame:
+    """Per kind: the majority-grade baseline's balanced accuracy against the best remedy's.
+
+    ``table`` is :func:`grading_metrics` by ``(kind, method)``; ``learns`` says whether any remedy
+    beats the baseline.
+    """
+    rows = []
+    for kind, group in table.groupby("kind", sort=False):
+        baseline = group.loc[group["method"] == MAJORITY, "balanced_accuracy"]
+        models = group[group["method"] != MAJORITY]
+        if baseline.empty or models.empty:
+            continue
+        best = models.loc[models["balanced_accuracy"].idxmax()]
+        rows.append({"kind": kind, "baseline_balanced_accuracy": float(baseline.iloc[0]),
+                     "best_method": best["method"], "best_balanced_accuracy": float(best["balanced_accuracy"]),
+                     "learns": bool(best["balanced_accuracy"] > baseline.iloc[0])})
+    return pd.DataFrame(rows)
+
+
+#: Published numbers. Paper 002 (section 6, validation set; its "balanced accuracy" is accuracy on a
+#: validation set resampled to balanced grades, whose expectation is the mean per-class recall used
+#: here). Paper 004 Table 2 (Ratingen erosion stages 0-5, test set).
+PAPER_002 = {JSN: {"accuracy": 0.5762, "balanced_accuracy": 0.6009},
+             EROSION: {"accuracy": 0.17, "balanced_accuracy": 0.186}}
+PAPER_004_TABLE2 = {PLAIN: {"accuracy": 0.726, "balanced_accuracy": 0.264, "class_normalised_accuracy_pm1": 0.558},
+                    OVERSAMPLE: {"accuracy": 0.73, "balanced_accuracy": 0.337,
+                                 "class_normalised_accuracy_pm1": 0.675},
+                    CLASS_WEIGHTS: {"accuracy": 0.569, "balanced_accuracy": 0.422,
+                                    "class_normalised_accuracy_pm1": 0.817}}
+
+
+# --- figures ------------------------------------------------------------------------------
+def plot_grade_counts(data: GradingData, split: str = "train"):
+    """Bar charts of the grade counts of the usable crops of one split, one axis per kind (log scale)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(KINDS), figsize=(8, 2.8))
+    for ax, kind in zip(axes, KINDS):
+        counts = class_counts(data.select(kind, split)["grade"].astype(int), N_CLASSES[kind])
+        ax.bar(range(N_CLASSES[kind]), counts, color="#457b9d")
+        ax.set(yscale="log", xlabel=f"{kind} grade", ylabel=f"{split} crops", title=kind)
+        for grade, count in enumerate(counts):
+            ax.annotate(str(count), (grade, max(count, 1)), ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_example_crops(data: GradingData, kind: str, per_grade: int = 4, seed: int = 0):
+    """A grid of preprocessed training crops of one kind: one row per grade."""
+    import matplotlib.pyplot as plt
+
+    rows = data.select(kind, "train")
+    rng = np.random.default_rng(seed)
+    n_classes = N_CLASSES[kind]
+    fig, axes = plt.subplots(n_classes, per_grade, figsize=(1.3 * per_grade, 1.3 * n_classes), squeeze=False)
+    for grade in range(n_classes):
+        pool = rows.loc[rows["grade"] == grade, "image_row"].to_numpy()
+        chosen = rng.choice(pool, size=min(per_grade, len(pool)), replace=False) if len(pool) else []
+        for col, ax in enumerate(axes[grade]):
+            ax.set_axis_off()
+            if col < len(chosen):
+                ax.imshow(data.images[chosen[col], 0].numpy(), cmap="gray")
+        axes[grade][0].text(-0.15, 0.5, f"grade {grade}", transform=axes[grade][0].transAxes, ha="right",
+                            va="center", fontsize=9)
+    return fig
+
+
+def plot_learning_curves(histories: pd.DataFrame, loss_label: str = "cross-entropy"):
+    """Training (solid) and test-monitoring (dashed) loss per epoch, one axis per kind, one colour per method."""
+    import matplotlib.pyplot as plt
+
+    groups = list(histories.groupby("kind", sort=False)) if "kind" in histories else [("", histories)]
+    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 2.8), squeeze=False)
+    for ax, (kind, group) in zip(axes[0], groups):
+        for i, (method, curve) in enumerate(group.groupby("method", sort=False)):
+            colour = f"C{i}"
+            ax.plot(curve["epoch"], curve["train_loss"], color=colour, label=METHOD_LABELS.get(method, method))
+            ax.plot(curve["epoch"], curve["val_loss"], color=colour, ls="--")
+        ax.set(title=kind, xlabel="epoch", ylabel=loss_label)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrices(matrices: dict, kind: str, methods=METHODS):
+    """Row-normalised confusion matrices of one kind, one panel per method (paper 004 Fig. 6)."""
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in methods if (kind, m) in matrices]
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.1), squeeze=False)
+    for ax, method in zip(axes[0], methods):
+        matrix = matrices[(kind, method)]
+        ax.imshow(matrix.fillna(0).to_numpy(), vmin=0, vmax=1, cmap="Blues")
+        for (i, j), value in np.ndenumerate(matrix.to_numpy()):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if value > 0.6 else "black")
+        ax.set(xticks=range(len(matrix.columns)), yticks=range(len(matrix.index)), xlabel="predicted grade",
+               ylabel="true grade", title=METHOD_LABELS.get(method, method))
+    fig.suptitle(kind)
+    fig.tight_layout()
+    return fig
 
 
 # --- a toy store for tests and benchmarks ----------------------------------------------------

@@ -36,6 +36,9 @@ DICOM_HEADER_TAGS = {
     "photometric": "PhotometricInterpretation",
 }
 
+_HEADER_READ_TAGS = [*DICOM_HEADER_TAGS.values(), "Rows", "Columns", "BitsAllocated", "SamplesPerPixel",
+                     "NumberOfFrames"]
+
 
 def file_format(path: str | Path) -> str:
     """``"dicom"``, ``"png"``, ``"jpeg"`` or ``"other"``, from the file's first bytes (not its name)."""
@@ -113,7 +116,7 @@ def _dicom_header(path: Path) -> tuple[pydicom.Dataset, int, int]:
     """The dataset without pixels, the file offset where the pixel data starts, and the file size."""
     try:
         with open(path, "rb") as handle:
-            ds = pydicom.dcmread(handle, stop_before_pixels=True)
+            ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=_HEADER_READ_TAGS)
             pixel_offset = handle.tell()
     except Exception as exc:  # pydicom raises many types for corrupt files
         raise ImageReadError(path, f"unreadable DICOM header ({type(exc).__name__}: {exc})") from None

@@ -70,13 +70,14 @@ class Manifest:
     key_lines: dict = field(default_factory=dict, repr=False, compare=False)
 
     def resolve_data_root(self, data_root: str | Path | None = None) -> Path:
-        """The data root: ``data_root`` argument, else ``$RA_DATA_ROOT``, else the manifest's (absolute)."""
+        """The data root (absolute, ``~`` expanded): ``data_root`` argument, else ``$RA_DATA_ROOT``, else the
+        manifest's ``data_root`` relative to the manifest file."""
         if data_root is not None:
-            root = Path(data_root)
+            root = Path(data_root).expanduser()
         elif os.environ.get(ENV_DATA_ROOT):
-            root = Path(os.environ[ENV_DATA_ROOT])
+            root = Path(os.environ[ENV_DATA_ROOT]).expanduser()
         else:
-            root = self.path.parent / self.data_root
+            root = self.path.parent / Path(self.data_root).expanduser()
         return Path(os.path.normpath(root.absolute()))
 
     def problem(self, key: str, message: str) -> Problem:
@@ -264,7 +265,7 @@ class Cohort:
         if size is not None:
             height, width = (size, size) if isinstance(size, int) else size
             crop = np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize((width, height),
-                                                                               Image.BILINEAR))
+                                                                               Image.Resampling.BILINEAR))
         return np.ascontiguousarray(crop, dtype=np.float32)
 
 
@@ -299,7 +300,7 @@ def check(manifest_path: str | Path, deep: bool = False, data_root: str | Path |
 
 @dataclass
 class _Checked:
-    """Tables that passed validation, still with real patient ids, plus what assembling needs."""
+    """The checked tables (real patient ids still in them) and what assembling the cohort needs."""
 
     manifest: Manifest
     data_root: Path
@@ -336,6 +337,7 @@ def _validate(manifest: Manifest, data_root, deep: bool) -> tuple[_Checked | Non
     folds = _check_folds(raw.folds, images, manifest, root, problems)
     if salt:
         _check_pseudonyms(images, salt, manifest, problems)
+    problems.sort(key=lambda p: (p.file, p.row or 0))  # stable: one file's problems together, by row
     return _Checked(manifest, root, salt, images, scores, foot_scores, landmarks, readers, folds), problems
 
 
@@ -346,6 +348,15 @@ def _flag(problems: list[Problem], df: pd.DataFrame, mask, column: str | Callabl
         problems.append(Problem(row["_file"], None if pd.isna(row["_row"]) else int(row["_row"]),
                                 column(row) if callable(column) else column,
                                 message(row) if callable(message) else message, severity))
+
+
+def _flag_each_value(problems: list[Problem], df: pd.DataFrame, mask, column: str, message: Callable) -> None:
+    """Like :func:`_flag`, but once per distinct value of ``column``: at its first row, counting the others."""
+    flagged = df[np.asarray(mask, dtype=bool)]
+    counts = flagged[column].value_counts()
+    first = flagged.drop_duplicates(column)
+    _flag(problems, first, [True] * len(first), column,
+          lambda r: message(r) + (f" (and {counts[r[column]] - 1} more row(s))" if counts[r[column]] > 1 else ""))
 
 
 def _flag_missing(problems: list[Problem], df: pd.DataFrame, columns) -> pd.Series:
@@ -378,8 +389,8 @@ def _check_images(raw: RawTables, root: Path, deep: bool, problems: list[Problem
     _flag(problems, df, df["image_id"].str.contains(":", regex=False), "image_id",
           "image ids may not contain ':' (it separates image and hand in hand ids)")
     _flag_duplicates(problems, df, ["image_id"], df["image_id"] != "", "image_id")
-    _flag(problems, df, (df["view"] != "") & ~df["view"].isin(schema.VIEWS), "view",
-          lambda r: f"unknown view {r['view']!r}; expected one of {', '.join(schema.VIEWS)}")
+    _flag_each_value(problems, df, (df["view"] != "") & ~df["view"].isin(schema.VIEWS), "view",
+                     lambda r: f"unknown view {r['view']!r}; expected one of {', '.join(schema.VIEWS)}")
     dates = df["study_date"].map(_iso_date)
     _flag(problems, df, dates.isna(), "study_date",
           lambda r: f"study_date {r['study_date']!r} is not a date (YYYYMMDD or YYYY-MM-DD)")
@@ -421,7 +432,9 @@ def _check_grades(df: pd.DataFrame | None, views: dict, problems: list[Problem],
     key = ["image_id", "hand", "kind", "site"]
     if table == "readers":
         key = ["reader_id", *key]
-    complete = _flag_missing(problems, df, [*key, "grade"])
+    complete = _flag_missing(problems, df, key)
+    grade_column = (lambda r: r[GRADE_SOURCE]) if GRADE_SOURCE in df.columns else "grade"
+    _flag(problems, df, df["grade"] == "", grade_column, "grade missing")
     known_image = df["image_id"].isin(views.keys())
     _flag(problems, df, (df["image_id"] != "") & ~known_image, "image_id",
           lambda r: f"image {r['image_id']!r} is not in the images table")
@@ -435,14 +448,13 @@ def _check_grades(df: pd.DataFrame | None, views: dict, problems: list[Problem],
               lambda r: f"hand {r['hand']} is not on image {r['image_id']!r} (view {views[r['image_id']]})")
     catalogue = {(s.kind, s.site): s.max_grade for s in (FOOT_SITES if foot else HAND_SITES)}
     valid_kind = df["kind"].isin(KINDS)
-    _flag(problems, df, (df["kind"] != "") & ~valid_kind, "kind",
-          lambda r: f"unknown kind {r['kind']!r}; expected one of {', '.join(KINDS)}")
+    _flag_each_value(problems, df, (df["kind"] != "") & ~valid_kind, "kind",
+                     lambda r: f"unknown kind {r['kind']!r}; expected one of {', '.join(KINDS)}")
     limits = pd.Series([catalogue.get(k) for k in zip(df["kind"], df["site"])], index=df.index, dtype=float)
     where = "foot" if foot else "hand"
-    _flag(problems, df, valid_kind & (df["site"] != "") & limits.isna(), "site",
-          lambda r: f"unknown {where} {r['kind']} site {r['site']!r}; expected one of "
-                    f"{', '.join(s for k, s in catalogue if k == r['kind'])}")
-    grade_column = (lambda r: r[GRADE_SOURCE]) if GRADE_SOURCE in df.columns else "grade"
+    _flag_each_value(problems, df, valid_kind & (df["site"] != "") & limits.isna(), "site",
+                     lambda r: f"unknown {where} {r['kind']} site {r['site']!r}; expected one of "
+                               f"{', '.join(s for k, s in catalogue if k == r['kind'])}")
     grades = pd.to_numeric(df["grade"], errors="coerce")
     whole = grades.notna() & (grades == grades.round())
     _flag(problems, df, (df["grade"] != "") & ~whole, grade_column,
@@ -476,9 +488,10 @@ def _check_landmarks(df: pd.DataFrame, images: pd.DataFrame, manifest: Manifest,
     complete = _flag_missing(problems, df, schema.LANDMARK_COLUMNS)
     ignored = df["landmark"].isin(manifest.ignore_landmarks)
     df["landmark"] = df["landmark"].map(lambda n: manifest.landmark_map.get(n, n))
-    _flag(problems, df, (df["landmark"] != "") & ~ignored & ~df["landmark"].isin(HAND_LANDMARKS), "landmark",
-          lambda r: f"unknown landmark {r['landmark']!r}: map it to a canonical name in the manifest's "
-                    "landmark_map or list it in ignore_landmarks")
+    unknown = (df["landmark"] != "") & ~ignored & ~df["landmark"].isin(HAND_LANDMARKS)
+    _flag_each_value(problems, df, unknown, "landmark",
+                     lambda r: f"unknown landmark {r['landmark']!r}: map it to a canonical name in the "
+                               "manifest's landmark_map or list it in ignore_landmarks")
     df, complete = df[~ignored], complete[~ignored]
     sizes = images.set_index("image_id")[["view", "width", "height"]]
     sizes = sizes[~sizes.index.duplicated()]

@@ -42,6 +42,8 @@ UNITS = {"hand": "hand_id", "image": "image_id"}
 MAX_SCORE = {"hand": MAX_HAND_SCORE // 2, "image": MAX_HAND_SCORE}
 N_HAND_SITES = len(HAND_SITES)
 PAPER_INPUT_SIZE = 1024
+#: The paper's model (ResNet-Dwise50); the page's headline and the loss comparison use it.
+MAIN_VARIANT = "IRB"
 
 _COMMON = dict(
     unit="hand", batch_size=4, lr=1e-3, momentum=0.9, weight_decay=1e-3,  # paper 003 Sec. 4.1
@@ -51,8 +53,9 @@ PROFILES = {
     "smoke": dict(_COMMON, input_size=48, epochs=1, patience=None, variants=("IRB", "B"),
                   layers=(1, 1, 1, 1), width_mult=0.25, tv_layers=(1, 1, 1, 1), tv_width_mult=0.25,
                   compare_delta=None),
-    "quick": dict(_COMMON, input_size=96, epochs=12, patience=None,
-                  variants=("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50"),
+    # quick leaves out torchvision's ResNet-50: even at one block per stage it costs ~8x the time of the
+    # others on a CPU; the family's B member has the same layout (and the same size at full scale).
+    "quick": dict(_COMMON, input_size=128, epochs=10, patience=None, variants=("IRB", "DSC", "B", "tv_mobilenet_v2"),
                   layers=(1, 1, 1, 1), width_mult=0.25, tv_layers=(1, 1, 1, 1), tv_width_mult=0.25),
     "paper": dict(_COMMON, input_size=PAPER_INPUT_SIZE, epochs=100, patience=10,
                   variants=("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50"),
@@ -90,7 +93,7 @@ def overall_targets(hands: pd.DataFrame, scores: pd.DataFrame, images: pd.DataFr
     per_hand = hand_scores(scores).set_index("hand_id")
     table = hands[["hand_id", "image_id", "patient", "hand"]].copy()
     table["score"] = table["hand_id"].map(per_hand["score"]).fillna(0).astype(int)
-    table["complete"] = table["hand_id"].map(per_hand["complete"]).fillna(False).astype(bool)
+    table["complete"] = table["hand_id"].isin(per_hand.index[per_hand["complete"]])
     if unit == "hand":
         return table[["hand_id", "patient", "score", "complete"]].reset_index(drop=True)
     if images is None:
@@ -114,6 +117,14 @@ def assign_splits(units: pd.DataFrame, folds: pd.DataFrame, test_fold: int = 0) 
     out["fold"] = out["patient"].map(fold_of).astype(int)
     out["split"] = out["fold"].map({**{f: "train" for f in train}, val: "val", test: "test"})
     return out
+
+
+def split_summary(units: pd.DataFrame) -> pd.DataFrame:
+    """Units, patients and the score's mean / sd / range per split."""
+    table = units.groupby("split").agg(units=("patient", "size"), patients=("patient", "nunique"),
+                                       mean_score=("score", "mean"), sd_score=("score", "std"),
+                                       min_score=("score", "min"), max_score=("score", "max"))
+    return table.reindex([s for s in ("train", "val", "test") if s in table.index])
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -376,6 +387,23 @@ def _prediction_rows(data: ScoreData, idx: np.ndarray, variant: str, pred: np.nd
                          "score_pred": pred, "split": units["split"].to_numpy()})
 
 
+def complexity_table(variants: Sequence[str], input_sizes: Sequence[int], settings: SimpleNamespace | None = None
+                     ) -> pd.DataFrame:
+    """Parameters and multiply-adds (GMACs) per variant at each input size.
+
+    Full-size networks unless ``settings`` (a profile) selects its tiny members.
+    """
+    rows = []
+    for variant in variants:
+        kwargs = dict(model_kwargs(variant, settings), weights_path=None) if settings is not None else {}
+        with torch.device("meta"):
+            model = build_model(variant, **kwargs)
+        row = {"variant": variant, "parameters": count_parameters(model)}
+        row.update({f"gmacs_{size}px": count_macs(model, size) / 1e9 for size in input_sizes})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # --- evaluation -------------------------------------------------------------------------------
 def agreement(y_true, y_pred) -> dict:
     """Paper 003's criteria of one rater against another: MAE, RMSE, Pearson r, paired t-test of pred vs true."""
@@ -451,6 +479,12 @@ def joint_sum_predictions(grade_predictions: pd.DataFrame, units: pd.DataFrame,
         frames.append(merged[[id_column, "patient", "variant", "score_true", "score_pred", "split"]])
     columns = [id_column, "patient", "variant", "score_true", "score_pred", "split"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def table_records(table: pd.DataFrame, key: str) -> dict:
+    """``{row[key]: {column: value}}`` with missing values as ``None`` (for ``metrics.json``)."""
+    indexed = table.set_index(key)
+    return indexed.astype(object).where(indexed.notna(), None).to_dict("index")
 
 
 # --- figures ----------------------------------------------------------------------------------

@@ -36,9 +36,11 @@ def draw_landmarks(ax, landmarks: pd.DataFrame, size: float = 14, colours: dict 
 
 def group_legend(fig, kinds=("erosion",)) -> None:
     """A legend of the joint-group colours."""
-    groups = dict.fromkeys(g for k in kinds for g in sites.GROUPS[k])
-    handles = [plt.Line2D([], [], marker="o", ls="", color=GROUP_COLOURS[g], markeredgecolor="black", label=g)
-               for g in groups]
+    labels_by_colour: dict[str, list[str]] = {}
+    for group in dict.fromkeys(g for k in kinds for g in sites.GROUPS[k]):
+        labels_by_colour.setdefault(GROUP_COLOURS[group], []).append(group)
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colour, markeredgecolor="black", label=" / ".join(groups))
+               for colour, groups in labels_by_colour.items()]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8)
 
 

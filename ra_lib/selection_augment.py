@@ -5,9 +5,8 @@ sheared, channel shifted, or flipped" (Table 1; its numeric ranges are not in th
 :class:`AugmentRanges` holds stand-in values as parameters), until each class reaches the count of
 its Table 2. Here a *plan* lists, for every training sample, its source image and copy number
 (copy 0 = the original, unchanged); copy ``k > 0`` is augmented with parameters drawn from a
-generator seeded by ``(seed, sample index)``, so an epoch's samples are the same on every run and
-every epoch (the paper's duplicates are fixed too), and nothing beyond the source images is held
-in memory.
+generator seeded by ``(seed, sample index)`` and made once per training run, so the samples are the same
+on every run and every epoch (the paper's duplicates are fixed too).
 
 The transforms are torchvision's ``RandomAffine`` / ``RandomHorizontalFlip`` operations
 (``transforms.v2.functional.affine`` / ``horizontal_flip``) with the parameters drawn here from a
@@ -116,23 +115,27 @@ def augmented_counts(plans: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 class AugmentedDataset(Dataset):
-    """Samples of a plan over preloaded images: ``(image, class index)``; copies > 0 augmented."""
+    """Samples of a plan over preloaded images: ``(image, class index)``; copies > 0 augmented.
+
+    The augmented copies are made once, here (as the paper's fixed duplicates), not every epoch.
+    """
 
     def __init__(self, images: torch.Tensor, targets: Sequence[int], plan: pd.DataFrame,
                  ranges: AugmentRanges, seed: int):
         self.images = images
         self.targets = torch.as_tensor(np.asarray(targets), dtype=torch.long)
         self.source = plan["source"].to_numpy()
-        self.copy = plan["copy"].to_numpy()
-        self.ranges = ranges
-        self.seed = int(seed)
+        augmented = np.flatnonzero(plan["copy"].to_numpy() > 0)
+        self.slot = np.full(len(plan), -1)
+        self.slot[augmented] = np.arange(len(augmented))
+        self.copies = torch.empty(len(augmented), *images.shape[1:], dtype=images.dtype)
+        for slot, index in enumerate(augmented):
+            self.copies[slot] = augment(images[self.source[index]], ranges, (int(seed), int(index)))
 
     def __len__(self) -> int:
         return len(self.source)
 
     def __getitem__(self, index: int):
-        source = int(self.source[index])
-        image = self.images[source]
-        if self.copy[index] > 0:
-            image = augment(image, self.ranges, (self.seed, int(index)))
+        source, slot = int(self.source[index]), int(self.slot[index])
+        image = self.images[source] if slot < 0 else self.copies[slot]
         return image, self.targets[source]

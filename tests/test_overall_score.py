@@ -123,7 +123,7 @@ def test_score_data_uses_training_split_statistics():
     assert data.zscore.mean == pytest.approx(train.mean())
     x, y = data.dataset("val")[0]
     assert x.shape == (1, 20, 20) and y.dtype == torch.float32
-    with pytest.raises(ValueError, match="test split is empty"):
+    with pytest.raises(ValueError, match="val split is empty"):
         os5.ScoreData.build(data.units.assign(split="train"), data.images, 20)
 
 

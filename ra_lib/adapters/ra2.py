@@ -89,7 +89,7 @@ def _read_wide(path: Path, shown: str, problems: list[Problem]) -> pd.DataFrame 
 
 def _check_columns(wide: pd.DataFrame, shown: str, ignore: tuple[str, ...],
                    problems: list[Problem]) -> list[str]:
-    """Report unknown and incomplete columns; return the limbs whose site columns are all present."""
+    """Report unknown and incomplete columns; return the limbs that have site columns."""
     if PATIENT not in wide.columns:
         problems.append(Problem(shown, 1, PATIENT, "required column missing from the RA2 scores table"))
     known = {PATIENT, "_row", *OVERALL, *ignore}
@@ -108,10 +108,9 @@ def _check_columns(wide: pd.DataFrame, shown: str, ignore: tuple[str, ...],
             continue
         missing = [c for c in columns if c not in wide.columns]
         if missing:
-            problems.append(Problem(shown, 1, missing[0], f"limb {limb} has {len(present)} of its "
-                                                          f"{len(columns)} site columns; missing: {', '.join(missing)}"))
-        else:
-            limbs.append(limb)
+            problems.append(Problem(shown, 1, missing[0], f"limb {limb} has {len(present)} of its {len(columns)} "
+                                                          f"site columns; missing: {', '.join(missing)}"))
+        limbs.append(limb)
     return limbs
 
 
@@ -132,6 +131,8 @@ def _long_scores(wide: pd.DataFrame, limbs: list[str], shown: str) -> pd.DataFra
     for limb in limbs:
         hand = LIMBS[limb][0]
         for column, site in site_columns(limb).items():
+            if column not in wide.columns:
+                continue
             frames.append(pd.DataFrame({
                 "image_id": wide[PATIENT] + f"-{limb}", "hand": hand, "kind": site.kind, "site": site.site,
                 "grade": wide[column], "eroded_pct": "", "_file": shown, "_row": wide["_row"],
@@ -139,12 +140,12 @@ def _long_scores(wide: pd.DataFrame, limbs: list[str], shown: str) -> pd.DataFra
             }))
     if not frames:
         return empty_table("joint_scores")
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames).sort_values("_row", kind="stable", ignore_index=True)  # patient by patient
 
 
 def _overall_mismatches(wide: pd.DataFrame, limbs: list[str], shown: str) -> list[Problem]:
     warnings = []
-    columns = {c: s for limb in limbs for c, s in site_columns(limb).items()}
+    columns = {c: s for limb in limbs for c, s in site_columns(limb).items() if c in wide.columns}
     grades = wide[list(columns)].apply(pd.to_numeric, errors="coerce") if columns else None
     for overall, kinds in OVERALL.items():
         if overall not in wide.columns or grades is None:

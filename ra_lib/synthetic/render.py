@@ -15,20 +15,33 @@ from scipy import ndimage
 
 from .shapes import Bone, Ellipse, Rod
 
-#: Linear attenuation coefficients (1/mm) at the ~30 keV effective energy of a hand exposure.
-MU_SOFT = 0.037
-MU_CORTEX = 0.25
-MU_TRABECULAR = 0.085
-MU_MARROW = 0.034
-MU_METAL = 3.0
+MU_METAL = 3.0  # 1/mm, a gold or silver ring: opaque at any energy
 MU_LEAD = 8.0
 MAX_VALUE = 4095  # 12 bits stored
+
+
+@dataclass(frozen=True)
+class Attenuation:
+    """Linear attenuation coefficients (1/mm) at one effective beam energy."""
+
+    soft: float
+    cortex: float
+    trabecular: float
+    marrow: float
+
+
+#: ~30 keV effective (hands, 42-50 kVp), ~40 keV (feet, knees, shoulders), ~55 keV (trunk, 80-120 kVp).
+HAND_BEAM = Attenuation(soft=0.037, cortex=0.25, trabecular=0.085, marrow=0.034)
+LIMB_BEAM = Attenuation(soft=0.027, cortex=0.12, trabecular=0.045, marrow=0.025)
+TRUNK_BEAM = Attenuation(soft=0.021, cortex=0.055, trabecular=0.028, marrow=0.020)
 
 
 class Canvas:
     """Pixel grid in world millimetres; pixel (row i, col j) is centred at ((j + .5) px, (i + .5) px)."""
 
-    def __init__(self, height: int, width: int, pixel_mm: float, rng: np.random.Generator):
+    def __init__(self, height: int, width: int, pixel_mm: float, rng: np.random.Generator,
+                 beam: Attenuation = HAND_BEAM):
+        self.beam = beam
         self.shape = (int(height), int(width))
         self.pixel_mm = float(pixel_mm)
         self.mu = np.zeros(self.shape, np.float32)
@@ -69,11 +82,11 @@ class Canvas:
 
     def add_air(self, shape, weight: float = 1.0) -> None:
         """Gas inside soft tissue (lungs, bowel): removes soft-tissue attenuation."""
-        self._add(shape, -MU_SOFT * weight)
+        self._add(shape, -self.beam.soft * weight)
 
-    def add_tissue(self, shape, mu: float) -> None:
-        """Extra material stacked on top of the soft tissue (metal, lead, plastic)."""
-        self._add(shape, mu)
+    def add_tissue(self, shape, mu: float | None = None) -> None:
+        """Extra material stacked on the soft tissue: more soft tissue by default, or ``mu`` (metal)."""
+        self._add(shape, self.beam.soft if mu is None else mu)
 
     def _add(self, shape, mu: float) -> None:
         win = self.window(shape.bounds())
@@ -93,7 +106,8 @@ class Canvas:
             np.maximum(outer, shape.thickness(X, Y), out=outer)
             t_in = core.thickness(X, Y)
             if isinstance(shape, Rod):  # trabecular ends, fatty marrow mid-shaft
-                rho = 0.25 + 0.75 * shape.end_weight(X, Y, 0.2)
+                ends = shape.end_weight(X, Y, 0.2)
+                rho = (0.25 + 0.75 * ends) * (1.0 - bone.periarticular_loss * ends)
             else:
                 rho = np.ones_like(t_in)
             take = t_in > inner
@@ -108,13 +122,16 @@ class Canvas:
             outer *= keep
             inner *= keep
         inner = np.minimum(inner, outer)
-        mu_inner = MU_MARROW + (MU_TRABECULAR - MU_MARROW) * bone.density * density
-        mu_inner = mu_inner * (1.0 + 0.3 * self.texture[sl] * density)
-        self.mu[sl] += (MU_CORTEX - MU_SOFT) * (outer - inner) + (mu_inner - MU_SOFT) * inner
+        beam = self.beam
+        trabecular = (beam.trabecular - beam.marrow) * bone.density * density
+        mu_inner = beam.marrow + trabecular
+        # trabecular pattern: fluctuations average out along the ray (~ sqrt of the path length)
+        pattern = 0.25 * trabecular * self.texture[sl] * np.sqrt(2.0 * inner)
+        self.mu[sl] += (beam.cortex - beam.soft) * (outer - inner) + (mu_inner - beam.soft) * inner + pattern
         self.bone[sl] += outer
 
     def line_integral(self) -> np.ndarray:
-        return self.mu + MU_SOFT * self.soft
+        return np.maximum(self.mu + self.beam.soft * self.soft, 0.0)
 
 
 def _outside(shape: Ellipse, X, Y, px: float) -> np.ndarray:
@@ -124,8 +141,9 @@ def _outside(shape: Ellipse, X, Y, px: float) -> np.ndarray:
 
 
 def _inside_disc(center, radius: float, X, Y, px: float) -> np.ndarray:
+    """1 inside the disc, 0 outside, with an ill-defined rim (a fifth of the radius, at least a pixel)."""
     dist = np.sqrt((X - center[0]) ** 2 + (Y - center[1]) ** 2) - radius
-    return np.clip(0.5 - dist / px, 0.0, 1.0)
+    return np.clip(0.5 - dist / max(px, 0.2 * radius), 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -142,10 +160,21 @@ class Detector:
     unsharp_mm: float = 2.5
 
 
-def expose(line_integral: np.ndarray, pixel_mm: float, detector: Detector, rng: np.random.Generator) -> np.ndarray:
-    """Processed 12-bit radiograph (uint16, MONOCHROME2 sense) of a line-integral map."""
+def expose(line_integral: np.ndarray, pixel_mm: float, detector: Detector, rng: np.random.Generator,
+           q_range: tuple[float, float] | None = None, equalize: float = 0.0) -> np.ndarray:
+    """Processed 12-bit radiograph (uint16, MONOCHROME2 sense) of a line-integral map.
+
+    Automatic exposure control raises the dose behind thick body parts; the processing
+    maps the log signal from the direct-exposure level to the densest structure onto
+    the 12-bit range (at most ``detector.gain`` values per unit of attenuation), or a fixed
+    ``q_range`` of log attenuation onto the full range. ``equalize`` (0-1) compresses
+    large-scale density differences (latitude reduction of trunk radiographs).
+    """
     h, _ = line_integral.shape
-    i0 = detector.quanta_per_mm2 * pixel_mm * pixel_mm
+    sample = line_integral[::4, ::4]
+    body = sample[sample > 0.2]
+    aec = float(np.exp(max(float(np.median(body)) - 1.2, 0.0))) if body.size else 1.0
+    i0 = detector.quanta_per_mm2 * pixel_mm * pixel_mm * aec
     heel = (1.0 + detector.heel * np.linspace(-1.0, 1.0, h, dtype=np.float32))[:, None] * np.float32(i0)
     primary = heel * np.exp(-line_integral)
     scatter = detector.scatter_fraction * _lowpass(heel - primary, 20.0 / pixel_mm)
@@ -153,9 +182,17 @@ def expose(line_integral: np.ndarray, pixel_mm: float, detector: Detector, rng: 
     signal = ndimage.gaussian_filter(primary + scatter, sigma=blur_px)
     counts = rng.poisson(signal).astype(np.float32)
     q = np.log(np.float32(i0) / np.maximum(counts, np.float32(0.5)))
+    if equalize:
+        low = _lowpass(q, 30.0 / pixel_mm)
+        q -= equalize * (low - np.float32(np.median(low)))
     if detector.unsharp:
         q += detector.unsharp * (q - ndimage.gaussian_filter(q, sigma=detector.unsharp_mm / pixel_mm))
-    return np.clip(np.rint(detector.offset + detector.gain * q), 0, MAX_VALUE).astype(np.uint16)
+    if q_range is None:
+        q_lo, q_hi = np.percentile(q[::4, ::4], [0.5, 99.9])
+        gain = min(detector.gain, (MAX_VALUE - 2 * detector.offset) / max(float(q_hi - q_lo), 1e-3))
+    else:
+        q_lo, gain = q_range[0], (MAX_VALUE - 2 * detector.offset) / (q_range[1] - q_range[0])
+    return np.clip(np.rint(detector.offset + gain * (q - q_lo)), 0, MAX_VALUE).astype(np.uint16)
 
 
 def _lowpass(image: np.ndarray, sigma_px: float) -> np.ndarray:

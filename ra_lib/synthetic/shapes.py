@@ -96,12 +96,15 @@ class Ellipse:
     def boundary_along(self, direction: float) -> float:
         """Distance from the centre to the outline along a world direction."""
         rel = direction - self.angle
-        return 1.0 / math.hypot(math.cos(rel) / self.a, math.sin(rel) / self.b)
+        p = self.power
+        return (abs(math.cos(rel) / self.a) ** p + abs(math.sin(rel) / self.b) ** p) ** (-1.0 / p)
 
     def outline_point(self, theta: float) -> Point:
         """Outline point at parametric angle ``theta`` (0 = end of the ``a`` axis)."""
         c, s = math.cos(self.angle), math.sin(self.angle)
-        u, v = self.a * math.cos(theta), self.b * math.sin(theta)
+        ct, st = math.cos(theta), math.sin(theta)
+        e = 2.0 / self.power
+        u, v = self.a * math.copysign(abs(ct) ** e, ct), self.b * math.copysign(abs(st) ** e, st)
         return (self.center[0] + u * c - v * s, self.center[1] + u * s + v * c)
 
 
@@ -111,7 +114,9 @@ class Rod:
 
     Half-widths at the base, the shaft and the head; rounded caps of radius
     ``base_cap`` / ``head_cap`` (a large cap gives a flat end). ``depth_ratio`` scales
-    the out-of-plane diameter (elliptical cross sections).
+    the out-of-plane diameter (elliptical cross sections). Caps round the ends in 3-D
+    (a head is a sphere) unless ``flat_ends``: then they only trim the outline and the
+    bone keeps its full depth up to the end (a block-like metaphysis).
     """
 
     start: Point
@@ -122,6 +127,7 @@ class Rod:
     base_cap: float
     head_cap: float
     depth_ratio: float = 0.9
+    flat_ends: bool = False
 
     @property
     def length(self) -> float:
@@ -169,11 +175,17 @@ class Rod:
         dx, dy = X - self.start[0], Y - self.start[1]
         return dx * c + dy * s, dy * c - dx * s
 
-    def half_width(self, s: np.ndarray) -> np.ndarray:
+    def profile(self, s: np.ndarray) -> np.ndarray:
+        """Half-width of the body before the end caps."""
         length = self.length
         ell = 0.22 * length
-        w = (self.w_shaft + (self.w_base - self.w_shaft) * np.exp(-(s / ell) ** 2)
-             + (self.w_head - self.w_shaft) * np.exp(-((length - s) / ell) ** 2))
+        return (self.w_shaft + (self.w_base - self.w_shaft) * np.exp(-(s / ell) ** 2)
+                + (self.w_head - self.w_shaft) * np.exp(-((length - s) / ell) ** 2))
+
+    def half_width(self, s: np.ndarray) -> np.ndarray:
+        """Half-width of the outline at axial position ``s`` (0 outside the rod)."""
+        length = self.length
+        w = self.profile(s)
         rb, rh = self.base_cap, self.head_cap
         cap_b = np.sqrt(np.clip(rb * rb - (rb - s) ** 2, 0.0, None))
         cap_h = np.sqrt(np.clip(rh * rh - (s - (length - rh)) ** 2, 0.0, None))
@@ -184,6 +196,10 @@ class Rod:
     def thickness(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         s, u = self.local(X, Y)
         hw = self.half_width(s)
+        if self.flat_ends:
+            full = self.profile(s)
+            return np.where(np.abs(u) < hw, 2.0 * self.depth_ratio * np.sqrt(np.clip(full * full - u * u, 0.0, None)),
+                            0.0)
         return 2.0 * self.depth_ratio * np.sqrt(np.clip(hw * hw - u * u, 0.0, None))
 
     def end_weight(self, X: np.ndarray, Y: np.ndarray, scale: float) -> np.ndarray:
@@ -266,6 +282,7 @@ class Bone:
     cortex: float
     cortex_shaft: float = 0.0
     density: float = 1.0
+    periarticular_loss: float = 0.0  # fraction of trabecular density lost at the bone ends (long bones)
     cuts: tuple[Cut, ...] = ()
     bites: tuple[Bite, ...] = ()
 

@@ -1,0 +1,82 @@
+"""Generator settings and the named cohort profiles."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .devices import DEVICES, OTHER_PARTS
+from .grades import DEFAULT_READERS, GradeParams, ReaderParams
+
+#: Bumped whenever the same settings would produce different files.
+GENERATOR_VERSION = "3"
+#: Hand-imaging patterns of one visit: one both-hands image, a left and a right image, or one hand only.
+VISIT_PATTERNS = ("both_hands", "pair", "single")
+
+
+def _default_patterns() -> dict[str, float]:
+    return {"both_hands": 0.5, "pair": 0.45, "single": 0.05}
+
+
+@dataclass(frozen=True)
+class CohortSettings:
+    """Everything that determines a cohort besides the seed."""
+
+    n_patients: int
+    n_visits: int  # hand-imaging visits in total (each patient has at least one)
+    pixel_mm: float  # detector pixel pitch before each room's factor
+    visit_patterns: dict[str, float] = field(default_factory=_default_patterns)
+    other_fraction: float = 0.55  # share of non-hand images (paper 000: 55 %)
+    other_pixel_factor: float = 1.4  # coarser pitch for trunk/limb rooms
+    other_parts: tuple[str, ...] = OTHER_PARTS
+    rotated_fraction: float = 0.06  # hand images turned by 90 degrees
+    female_fraction: float = 0.9  # paper 001: 36 of 40
+    n_devices: int = len(DEVICES)
+    grades: GradeParams = field(default_factory=GradeParams)
+    readers: tuple[ReaderParams, ...] = DEFAULT_READERS
+
+    def __post_init__(self):
+        if self.n_patients < 1 or self.n_visits < self.n_patients:
+            raise ValueError(f"need n_visits >= n_patients >= 1, got {self.n_visits} visits and "
+                             f"{self.n_patients} patients")
+        if set(self.visit_patterns) - set(VISIT_PATTERNS) or not sum(self.visit_patterns.values()) > 0:
+            raise ValueError(f"visit_patterns must weight some of {VISIT_PATTERNS}: {self.visit_patterns}")
+        if not 0.0 <= self.other_fraction < 1.0:
+            raise ValueError(f"other_fraction must lie in [0, 1): {self.other_fraction}")
+        if set(self.other_parts) - set(OTHER_PARTS):
+            raise ValueError(f"unknown other_parts {set(self.other_parts) - set(OTHER_PARTS)}; known: {OTHER_PARTS}")
+        if not 1 <= self.n_devices <= len(DEVICES):
+            raise ValueError(f"n_devices must lie in 1..{len(DEVICES)}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+#: smoke: seconds, every view; quick: every stage can learn on 2 CPU cores; paper*: the papers' sizes
+#: (paper001: 226 one-hand images of 40 patients; paper000: 1,047 images, 30 % one hand, 15 % both,
+#: 55 % other; paper003: 3,818 both-hands images).
+PROFILES: dict[str, dict] = {
+    "smoke": dict(n_patients=4, n_visits=4, pixel_mm=1.05),
+    "quick": dict(n_patients=64, n_visits=128, pixel_mm=0.5),
+    "paper001": dict(n_patients=40, n_visits=113, pixel_mm=0.175, visit_patterns={"pair": 1.0}, other_fraction=0.0),
+    "paper000": dict(n_patients=157, n_visits=314, pixel_mm=0.175, visit_patterns={"both_hands": 0.5, "pair": 0.5}),
+    "paper003": dict(n_patients=3818, n_visits=3818, pixel_mm=0.2, visit_patterns={"both_hands": 1.0},
+                     other_fraction=0.0),
+}
+PROFILES["paper"] = PROFILES["paper001"]
+
+_GRADE_FIELDS = {f.name for f in dataclasses.fields(GradeParams)}
+_COHORT_FIELDS = {f.name for f in dataclasses.fields(CohortSettings)}
+
+
+def resolve_settings(profile: str, **overrides) -> CohortSettings:
+    """A profile's settings with overrides; grade-model fields (e.g. ``var_joint``) may be given flat."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    unknown = set(overrides) - _GRADE_FIELDS - _COHORT_FIELDS
+    if unknown:
+        raise ValueError(f"unknown generator setting(s) {sorted(unknown)}")
+    grade_overrides = {k: v for k, v in overrides.items() if k in _GRADE_FIELDS}
+    values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if k in _COHORT_FIELDS}}
+    if grade_overrides:
+        values["grades"] = dataclasses.replace(values.get("grades", GradeParams()), **grade_overrides)
+    return CohortSettings(**values)
