@@ -222,7 +222,7 @@ def print_summary(results: list[StageResult]) -> None:
 def _render_inputs(build: Path) -> list[Path]:
     """Every file the rendered HTML depends on."""
     files = [REPO_ROOT / name for name in RENDER_FILES] + sorted(BOOK_DIR.glob("*.md"))
-    files += sorted((BOOK_DIR / "figures").glob("*")) + sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
+    files += sorted((BOOK_DIR / "figures").glob("*")) + sorted((BOOK_DIR / "_ext").glob("*.py")) + sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
     return files
 
 
@@ -253,13 +253,13 @@ def render(build_dir: str = "_build", strict: bool = True) -> Path:
             raise SystemExit(f"cannot render: stage {stage} has not been executed ({executed} missing); "
                              f"run `python -m ra_lib.book run` first")
         shutil.copy2(executed, source / "book" / executed.name)
-    figures = BOOK_DIR / "figures"
-    if figures.exists():
-        shutil.copytree(figures, source / "book" / "figures")
-    command = [sys.executable, "-m", "jupyter_book", "build", str(source), "--path-output", str(build / "render")]
+    for folder in ("figures", "_ext"):
+        shutil.copytree(BOOK_DIR / folder, source / "book" / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--path-output",
+               str(build / "render")]
     if strict:
         command += ["-W", "--keep-going"]
-    print("rendering:", " ".join(command[2:]), flush=True)
+    print("rendering:", " ".join(command[1:]), flush=True)
     completed = subprocess.run(command, cwd=REPO_ROOT)
     if completed.returncode != 0:
         raise SystemExit(f"jupyter-book build failed (exit {completed.returncode})")

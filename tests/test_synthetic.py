@@ -239,6 +239,13 @@ def test_ra2_export(smoke, tmp_path):
         assert (out / f"{pid}-LH.jpg").is_file() and (out / f"{pid}-RH.jpg").is_file()
 
 
+def test_foreign_folder_is_not_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="no generator.json"):
+        generate_cohort(tmp_path, profile="smoke")
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="unknown profile"):
         resolve_settings("huge")

@@ -158,8 +158,9 @@ def generate_cohort(out_dir: str | os.PathLike, profile: str = "quick", seed: in
 
     Deterministic in (profile settings, overrides, seed). Written into a temporary folder
     next to ``out_dir`` and renamed into place; returns at once when ``out_dir`` already
-    holds a complete cohort with the same settings (``generator.json``). ``workers`` > 1
-    renders in that many processes (same files).
+    holds a complete cohort with the same settings (``generator.json``); a cohort with other
+    settings is replaced, any other non-empty folder is refused. ``workers`` > 1 renders in
+    that many processes (same files).
     """
     settings = resolve_settings(profile, **overrides)
     out = Path(out_dir)
@@ -167,6 +168,9 @@ def generate_cohort(out_dir: str | os.PathLike, profile: str = "quick", seed: in
     marker = out / "generator.json"
     if marker.is_file() and marker.read_text() == stamp:
         return out
+    if out.exists() and not marker.is_file() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty and holds no synthetic cohort (no generator.json); "
+                              "refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

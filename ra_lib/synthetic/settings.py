@@ -55,7 +55,7 @@ class CohortSettings:
 #: (paper001: 226 one-hand images of 40 patients; paper000: 1,047 images, 30 % one hand, 15 % both,
 #: 55 % other; paper003: 3,818 both-hands images).
 PROFILES: dict[str, dict] = {
-    "smoke": dict(n_patients=4, n_visits=4, pixel_mm=1.05),
+    "smoke": dict(n_patients=8, n_visits=8, pixel_mm=1.05),  # 8 patients: one per cross-validation fold
     "quick": dict(n_patients=64, n_visits=128, pixel_mm=0.5),
     "paper001": dict(n_patients=40, n_visits=113, pixel_mm=0.175, visit_patterns={"pair": 1.0}, other_fraction=0.0),
     "paper000": dict(n_patients=157, n_visits=314, pixel_mm=0.175, visit_patterns={"both_hands": 0.5, "pair": 0.5}),
