@@ -50,7 +50,7 @@ _COMMON = dict(
     expansion=6, loss_delta=1.0, loss_alpha=None, compare_delta=0.25, test_fold=0, weights_path=None,
 )
 PROFILES = {
-    "smoke": dict(_COMMON, input_size=48, epochs=1, patience=None, variants=("IRB", "B"),
+    "smoke": dict(_COMMON, input_size=48, epochs=1, patience=None, variants=("IRB", "DSC"),
                   layers=(1, 1, 1, 1), width_mult=0.25, tv_layers=(1, 1, 1, 1), tv_width_mult=0.25,
                   compare_delta=None),
     # quick leaves out torchvision's ResNet-50: even at one block per stage it costs ~8x the time of the

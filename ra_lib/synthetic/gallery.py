@@ -60,6 +60,8 @@ def render_joint(kind: str, site: str = DEFAULT_SITE, grade: int = 0, seed: int 
 
 def joint_grade_gallery(kind: str, seed: int = 0, site: str = DEFAULT_SITE, pixel_mm: float = 0.1,
                         half_mm: float = 9.0) -> dict[int, np.ndarray]:
-    """``{grade: crop}`` for every grade of one site (same noise), MONOCHROME2 uint16 crops."""
+    """``{grade: crop}`` for every grade of one site (same noise): float32 in [0, 1], bone bright,
+    the convention of ``Cohort.load_image``."""
     spec = get_site(kind, site)
-    return {g: render_joint(kind, site, g, seed, pixel_mm, half_mm).pixels for g in range(spec.max_grade + 1)}
+    return {g: render_joint(kind, site, g, seed, pixel_mm, half_mm).pixels.astype(np.float32) / 4095.0
+            for g in range(spec.max_grade + 1)}
