@@ -48,9 +48,9 @@ class StageResult:
     peak_rss_mib: float
 
 
-def discover_stages(book_dir: Path = BOOK_DIR) -> list[str]:
+def discover_stages() -> list[str]:
     """Stage names in run order: ``book/NN_*.py``."""
-    return sorted(p.stem for p in book_dir.glob("[0-9][0-9]_*.py"))
+    return sorted(p.stem for p in BOOK_DIR.glob("[0-9][0-9]_*.py"))
 
 
 def _hash_files(paths, hasher) -> None:
@@ -116,7 +116,9 @@ def _execute(stage: str, parameters: dict, executed_dir: Path) -> None:
         pm.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
                             cwd=str(REPO_ROOT), progress_bar=False, log_output=False)
     except pm.PapermillExecutionError as error:
-        raise StageFailed(f"stage {stage} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
+        line = next((ln for ln in reversed(error.source.splitlines()) if ln.strip()), "")
+        raise StageFailed(f"stage {stage} failed in cell [{error.exec_count}] ({line.strip()[:80]}): "
+                          f"{error.ename}: {error.evalue}\n"
                           f"(the partly executed notebook is {partial})") from None
     os.replace(partial, target)
     source.unlink()
@@ -140,8 +142,8 @@ def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir:
     artifacts = build / "artifacts"
     results: list[StageResult] = []
     for stage in tqdm(wanted, desc="stages", unit="stage"):
-        parameters = {"manifest": str(manifest_path.relative_to(REPO_ROOT)), "profile": profile,
-                      "artifacts": str(artifacts.relative_to(REPO_ROOT))}
+        parameters = {"manifest": _repo_relative(manifest_path), "profile": profile,
+                      "artifacts": _repo_relative(artifacts)}
         parameters.update(_stage_params(params or {}, stage))
         upstream = [artifacts / s for s in all_stages if s < stage]
         key = stage_key(stage, parameters, cohort_fingerprint, upstream, library)
@@ -169,6 +171,14 @@ def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir:
     if render_html:
         render(build_dir)
     return results
+
+
+def _repo_relative(path: Path) -> str:
+    """A path as the notebooks see it (they run in the repository root): relative when inside it."""
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _stage_params(params: dict, stage: str) -> dict:

@@ -6,6 +6,7 @@ so the same ingestion code reads it. Entry points: :func:`generate_cohort`,
 """
 from .cohort import generate_cohort
 from .export import export_ra2
+from .export_dicom_folder import export_dicom_folder
 from .gallery import joint_grade_gallery
 from .grades import DEFAULT_READERS, GradeParams, ReaderParams
 from .settings import GENERATOR_VERSION, PROFILES, CohortSettings, resolve_settings
