@@ -27,7 +27,7 @@ artifacts = "_build/artifacts"
 device = "auto"
 epochs = None  # None: the profile's value
 input_size = None  # None: the profile's value (the paper: 252)
-augment_scale = None  # None: the profile's value (1.0 = Table 2's counts per 841 training images)
+augment_scale = None  # None: the profile's value (1.0: the counts of Table 2 per 841 training images)
 gallery_images = 12  # misclassified test images shown at most
 
 # %% tags=["remove-cell"]

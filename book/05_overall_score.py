@@ -218,10 +218,10 @@ if settings.compare_delta:
     reference = predictions[predictions["variant"] == os5.MAIN_VARIANT].assign(
         variant=f"{os5.MAIN_VARIANT}, delta={settings.loss_delta:g}")
     loss_table = os5.agreement_table(pd.concat([reference, alternative.predictions]))
+    display(loss_table)
 else:
     loss_table = pd.DataFrame()
     display(Markdown(f"Skipped in profile `{profile}` (set `compare_delta` to run it)."))
-loss_table
 
 # %% [markdown]
 # ## Two readers (the paper's Table 2)

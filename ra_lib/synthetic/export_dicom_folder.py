@@ -26,8 +26,9 @@ VIEWS = "views.csv"
 def export_dicom_folder(cohort_dir: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
     """Lay a generated cohort out as a PACS export; return ``out_dir``.
 
-    Every image file is copied byte for byte to ``dicoms/ST{n}/SE{m}/IM0001``: studies (one
-    StudyInstanceUID each) and their series are numbered in the order of the cohort's image ids.
+    Every image file is copied byte for byte to ``dicoms/ST{n}/SE{m}/IM0001``: one folder per
+    study (StudyInstanceUID) and in it one per image, the generator writing one image per
+    series; both are numbered in the order of the cohort's image ids.
     The score, landmark and reader tables are the cohort's with each ``image_id`` replaced by its
     file's SOPInstanceUID. ``views.csv`` lists only the images whose view the tags do not give
     (:func:`~ra_lib.adapters.dicom_folder.infer_view` disagrees with the cohort's view): hands
