@@ -7,6 +7,7 @@ profile (paper 003: 4). Short runs: ``--warmup`` untimed steps, then ``--steps``
     .venv/bin/python bench/overall_score.py                       # quick and paper, every variant
     .venv/bin/python bench/overall_score.py --profiles quick --steps 5
     .venv/bin/python bench/overall_score.py --profiles paper --variants IRB DSC --device cuda --out bench.csv
+    .venv/bin/python bench/overall_score.py --profiles paper --batch-size 1 --steps 1   # CPU: mind the memory
 """
 from __future__ import annotations
 
@@ -56,11 +57,12 @@ def images_per_second(model: torch.nn.Module, input_size: int, batch_size: int, 
     return batch_size * steps / (time.perf_counter() - start)
 
 
-def benchmark(profiles: list[str], variants: list[str], steps: int, warmup: int, device: torch.device) -> pd.DataFrame:
+def benchmark(profiles: list[str], variants: list[str], steps: int, warmup: int, device: torch.device,
+              batch_size: int | None = None) -> pd.DataFrame:
     """One row per (profile, variant): size, MACs, training and inference images per second."""
     rows = []
     for profile in profiles:
-        settings = resolve(PROFILES, profile)
+        settings = resolve(PROFILES, profile, batch_size=batch_size)
         for variant in variants:
             model = build_model(variant, **model_kwargs(variant, settings))
             row = {"profile": profile, "variant": variant, "input_size": settings.input_size,
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's (paper 003: 4)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", default=None, help="also write the table as CSV")
     args = parser.parse_args(argv)
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     device = select_device(args.device)
     print(f"device: {device}, torch threads: {torch.get_num_threads()}", flush=True)
-    table = benchmark(args.profiles, args.variants, args.steps, args.warmup, device)
+    table = benchmark(args.profiles, args.variants, args.steps, args.warmup, device, args.batch_size)
     print("\n" + table.to_string(index=False, float_format="%.3g"))
     if args.out:
         table.to_csv(args.out, index=False)

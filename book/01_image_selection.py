@@ -35,9 +35,11 @@ import time
 from dataclasses import asdict
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
+from matplotlib.ticker import MaxNLocator
 
 from ra_lib import artifacts as store
 from ra_lib import plots
@@ -124,6 +126,7 @@ for ax, (task, history) in zip(axes[0], run.histories.items()):
     ax.plot(history["epoch"], history["train_loss"], marker="o", label="training (augmented)")
     ax.plot(history["epoch"], history["val_loss"], marker="o", label="validation")
     ax.set(title=task, xlabel="epoch", ylabel="cross-entropy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[0][0].legend(fontsize=8)
 fig.tight_layout()
 store.save_figure(fig, out / "learning_curves.png")
@@ -183,30 +186,47 @@ pd.crosstab(hands["BodyPartExamined"], hands["view_pred"] != "other").rename(
 # by at most the range above):
 
 # %%
-rotation = sel.rotation_check(run, settings, device=compute)
+rotated = sel.rotated_predictions(run, settings, device=compute)
+rotation = sel.rotation_summary(rotated)
 rotation
 
 # %% [markdown]
 # ### Misclassified images (Fig. 4)
+#
+# Test images the fused models got wrong, upright and (below) after the quarter turn, with the true
+# and the predicted class and both models' probabilities ($p_1$: one hand, $p_2$: both hands).
 
 # %%
-wrong = sel.misclassified(predictions, sel.FUSION).head(gallery_images)
-if len(wrong):
-    fig, axes = plots.image_grid(len(wrong), ncols=min(4, len(wrong)))
-    for ax, row in zip(axes, wrong.itertuples(index=False)):
-        plots.show_radiograph(ax, cohort.load_image(row.image_id),
+def gallery(rows, turns, name):
+    """Show (and save) the radiographs of ``rows``, turned ``turns`` quarter turns."""
+    rows = rows.head(gallery_images)
+    if not len(rows):
+        display(Markdown("*None: every such image was classified correctly.*"))
+        return
+    fig, axes = plots.image_grid(len(rows), ncols=min(4, len(rows)))
+    for ax, row in zip(axes, rows.itertuples(index=False)):
+        plots.show_radiograph(ax, np.rot90(cohort.load_image(row.image_id), turns),
                               title=f"{row.view_true} -> {row.view_pred}\n"
                                     f"p1={row.p_one_hand:.2f} p2={row.p_both_hands:.2f}")
-    store.save_figure(fig, out / "misclassified.png")
+    store.save_figure(fig, out / name)
     plt.show()
-    display(Markdown("Figure: test images the fused models got wrong, with the true and the predicted "
-                     "class and both models' probabilities."))
-else:
-    display(Markdown("*The fused models classified every test image correctly; no gallery.*"))
+
+
+gallery(sel.misclassified(predictions, sel.FUSION), 0, "misclassified.png")
+
+# %% [markdown]
+# Figure: misclassified upright test images of the fused models.
+
+# %%
+turned = rotated[(rotated["orientation"] == "rotated") & (rotated["model"] == sel.FUSION)]
+gallery(turned[turned["view_true"] != turned["view_pred"]], 1, "misclassified_rotated.png")
+
+# %% [markdown]
+# Figure: test hands turned by 90 degrees that the fused models misclassify (the paper's Fig. 4a case).
 
 # %% tags=["remove-cell"]
 store.write_table(predictions, out / "predictions.csv")
-store.write_json({**result, "profile": profile, "seed": seed, "settings": vars(settings),
+metrics_file = store.write_json({**result, "profile": profile, "seed": seed, "settings": vars(settings),
                   "train_seconds": train_seconds, "table2": run.table2.to_dict(orient="records"),
                   "rotation_check": rotation.to_dict(orient="records"),
                   "paper": sel.PAPER_RESULTS}, out / "metrics.json")

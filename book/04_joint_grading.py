@@ -137,7 +137,7 @@ lines = [f"- {row.kind}: best balanced accuracy {row.best_balanced_accuracy:.3f}
          f"majority grade" for row in check.itertuples()]
 verdict = ("Every kind beats the majority-grade baseline." if not_learned.empty else
            f"No remedy beats the majority-grade baseline for {', '.join(not_learned['kind'])}: with this "
-           f"profile's {settings.epochs} epochs on {settings.crop_size}-px crops the network has not learnt to "
+           f"profile's {settings.epochs} epoch(s) on {settings.crop_size}-px crops the network has not learnt to "
            f"tell the grades apart.")
 display(Markdown("\n".join(lines) + "\n\n" + verdict))
 
@@ -239,6 +239,4 @@ store.write_json({
 # `cdf_predictions.csv` the eroded-surface median and 80 % interval per erosion site.
 
 # %%
-(table.pivot(index="method", columns="kind", values=["accuracy", "balanced_accuracy",
-                                                      "class_normalised_accuracy_pm1"])
- .rename(index=grading.METHOD_LABELS))
+grading.headline_table(table)

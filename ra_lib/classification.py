@@ -21,6 +21,10 @@ Rules (also stated on the book page):
   validation samples are topped up to the majority count only. A class absent from a split is
   left absent. For SISO, sample class = joint class; for MIMO, oversampling positive samples is
   the paper-compatible rule (its text does not say more).
+* Sizes count crops, as the paper's "about 10,000 images": ``train_size`` crops are
+  ``train_size / k`` samples of a model taking ``k`` crops, and a batch of ``batch_crops`` crops
+  holds ``batch_crops / k`` samples, so every model type sees about as many crops per step and
+  per epoch.
 * Augmented copies get an independent random rotation (+-3 degrees), shift (+-5 px of the
   paper's 224-px input, scaled to the crop size) and scale (0.97-1.03) per crop.
 """
@@ -58,19 +62,19 @@ PROFILES = {
         "models": MODEL_TYPES, "kinds": KINDS, "groups": None, "test_folds": (0,),
         "crop_size": 24, "backbone": "small", "width": 4, "weights_path": None, "pool": 1,
         "fc_layers": 1, "fc_width": 16, "dropout": 0.0, "init": "he",
-        "batch_size": 64, "lr": 3e-3, "epochs": 1, "patience": 1, "train_size": None, "threshold": 0.5,
+        "batch_crops": 64, "lr": 3e-3, "epochs": 1, "patience": 1, "train_size": None, "threshold": 0.5,
     },
     "quick": {
         "models": MODEL_TYPES, "kinds": KINDS, "groups": None, "test_folds": None,
         "crop_size": 32, "backbone": "small", "width": 8, "weights_path": None, "pool": 1,
         "fc_layers": 1, "fc_width": 32, "dropout": 0.2, "init": "he",
-        "batch_size": 64, "lr": 3e-3, "epochs": 4, "patience": 2, "train_size": None, "threshold": 0.5,
+        "batch_crops": 64, "lr": 3e-3, "epochs": 4, "patience": 2, "train_size": None, "threshold": 0.5,
     },
     "paper": {
         "models": MODEL_TYPES, "kinds": KINDS, "groups": None, "test_folds": None,
         "crop_size": 224, "backbone": "vgg16", "width": 8, "weights_path": None, "pool": 7,
         "fc_layers": 2, "fc_width": 256, "dropout": 0.5, "init": "he",
-        "batch_size": 32, "lr": 1e-4, "epochs": 100, "patience": 10, "train_size": 10_000, "threshold": 0.5,
+        "batch_crops": 32, "lr": 1e-4, "epochs": 100, "patience": 10, "train_size": 10_000, "threshold": 0.5,
     },
 }
 
@@ -294,14 +298,16 @@ def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], 
     rng = np.random.default_rng(run_seed(seed, *name, "data"))
     crop_idx, labels, k = samples.crop_idx, samples.labels, samples.rows.shape[1]
 
+    batch = max(1, cfg.batch_crops // k)
+
     def loader(positions, size, shuffle):
         picked, augmented = balance(samples.positive[positions], size, rng)
         picked = positions[picked]
         thetas = augmentation_thetas((len(picked), k), rng)
-        return CropBatches(images, crop_idx[picked], labels[picked], cfg.batch_size, augmented, thetas,
+        return CropBatches(images, crop_idx[picked], labels[picked], batch, augmented, thetas,
                            shuffle=shuffle, generator=generator), len(picked)
 
-    train_loader, n_balanced = loader(train, cfg.train_size, True)
+    train_loader, n_balanced = loader(train, cfg.train_size // k if cfg.train_size else None, True)
     val_loader = loader(val, None, False)[0] if len(val) else None
     model = build_model(samples.model_type, len(sites_in_group(samples.kind, samples.group)), cfg.backbone,
                         cfg.width, cfg.weights_path, cfg.pool, cfg.fc_layers, cfg.fc_width, cfg.dropout, cfg.init)
@@ -310,7 +316,7 @@ def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], 
     history = fit(model, train_loader, val_loader, masked_bce_sum, optimizer, cfg.epochs, cfg.patience, device,
                   desc=f"{samples.kind} {samples.group} {samples.model_type} fold {test_fold}", progress=progress)
     seconds = time.perf_counter() - start
-    test_loader = CropBatches(images, crop_idx[test], labels[test], cfg.batch_size)
+    test_loader = CropBatches(images, crop_idx[test], labels[test], batch)
     probabilities = predict(model, test_loader, device, transform=torch.sigmoid).reshape(len(test), k)
     best = int(history["val_loss"].idxmin()) + 1 if history["val_loss"].notna().any() else len(history)
     summary.update(status="trained", n_train_balanced=n_balanced, epochs_run=len(history), best_epoch=best,

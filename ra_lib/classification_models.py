@@ -39,16 +39,20 @@ def n_inputs(model_type: str, n_sites: int) -> int:
 
 
 class SmallVGG(nn.Module):
-    """A VGG-style net for CPU runs: ``blocks`` of (3x3 conv, batch norm, ReLU, 2x2 max-pool), then
-    global average pooling. Batch norm (absent from VGG16) lets it learn from scratch in few epochs."""
+    """A VGG-style net for CPU runs: ``blocks`` of (3x3 conv, 2x2 max-pool, batch norm, ReLU), channels
+    doubling from ``width``, then global average pooling.
+
+    Batch norm (absent from VGG16) lets it learn from scratch in a few epochs; pooling before batch
+    norm and ReLU runs them on a quarter of the pixels (max-pooling commutes with the ReLU).
+    """
 
     def __init__(self, width: int = 8, blocks: int = 3):
         super().__init__()
         layers, channels = [], 1
         for i in range(blocks):
             out = width * 2**i
-            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out),
-                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(out),
+                       nn.ReLU(inplace=True)]
             channels = out
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.out_features = channels

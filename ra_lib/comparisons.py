@@ -17,13 +17,13 @@ the file and the column.
 """
 from __future__ import annotations
 
+import gc
 from itertools import combinations
 from typing import Callable, Iterable
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ra_lib import artifacts as store
 from ra_lib import metrics, stats
@@ -47,7 +47,7 @@ READER_COLUMNS = ("reader_id", "hand_id", "kind", "site", "grade")
 MODEL_ORDER = ("siso", "mimo_local", "mimo_one_hand", "mimo_both_hands")
 REFERENCE = "siso"
 READER_PREFIX = "reader "
-READER_MEAN = "reader mean"
+READER_MEAN = "mean of readers"
 JOINT_KEYS = ["hand_id", "kind", "site"]
 #: Stage 5's paper model when its metrics.json does not name one.
 DEFAULT_MAIN_VARIANT = "IRB"
@@ -55,6 +55,8 @@ DEFAULT_MAIN_VARIANT = "IRB"
 SELECTION_MODEL = "two_binary_fused"
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
+METRIC_LABELS = {"sensitivity": "sensitivity", "specificity": "specificity", "f_measure": "F-measure",
+                 "pr_auc": "PR-AUC (AP)"}
 
 
 # --- reading artifacts --------------------------------------------------------------------------
@@ -112,9 +114,14 @@ def id_column(predictions: pd.DataFrame, where: str = "stage 5 predictions") -> 
     raise RaDataError(f"{where}: needs a hand_id or image_id column; it has {list(predictions.columns)}")
 
 
-def missing_note(error: Exception) -> str:
-    """Markdown note for a section whose upstream stage has not been run."""
-    return f"*This section is skipped: a stage has not been run. {error}*"
+def missing_note(stage: str, error: Exception) -> str:
+    """Markdown note for a part of the page whose upstream ``stage`` has not been run."""
+    return f"**Stage `{stage}` has not been run**: {error}. This part of the page is skipped."
+
+
+def records(table: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with missing values as ``None`` (strict JSON for ``metrics.json``)."""
+    return table.astype(object).where(table.notna(), None).to_dict("records")
 
 
 # --- paper 001 Table 4 ----------------------------------------------------------------------------
@@ -177,15 +184,28 @@ def paired_scores(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         ["patient", "label", "score_a", "score_b"]]
 
 
+def holm(pvalues):
+    """Holm-adjusted p-values (:func:`ra_lib.stats.adjust_pvalues`; nan stays nan and is not counted).
+
+    statsmodels' Holm runs ``gc.collect()`` on every call (0.1-0.5 s once torch is loaded, and a table
+    needs dozens of calls), so the objects that exist already are frozen for the collector meanwhile.
+    """
+    gc.freeze()
+    try:
+        return stats.adjust_pvalues(pvalues, "holm")
+    finally:
+        gc.unfreeze()
+
+
 def _holm(table: pd.DataFrame, column: str, by: list[str]) -> pd.Series:
-    """Holm-adjusted ``column`` within each group of ``by`` (nan stays nan and is not counted)."""
+    """Holm-adjusted ``column`` within each group of ``by``."""
     if table.empty:
         return pd.Series(dtype=float)
-    return table.groupby(by, sort=False)[column].transform(lambda p: stats.adjust_pvalues(p, "holm"))
+    return table.groupby(by, sort=False)[column].transform(holm)
 
 
 def table4_ci(predictions: pd.DataFrame, *, reference: str = REFERENCE, threshold: float = 0.5,
-              n_boot: int = 2000, seed: int = 0, alpha: float = 0.05, progress: bool = False) -> pd.DataFrame:
+              n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Paper 001 Table 4 in long form, every estimate with a patient-clustered bootstrap CI.
 
     ``predictions``: OOF rows, optionally with :func:`reader_rows` appended. One row per kind, region,
@@ -193,13 +213,13 @@ def table4_ci(predictions: pd.DataFrame, *, reference: str = REFERENCE, threshol
     ``reference`` also get the paired difference to it (``diff, diff_lower, diff_upper, p``, joints
     scored by both), ``p_holm`` (Holm within each kind, region and metric) and ``significant``
     (``p_holm < alpha``). A region without positives gives nan sensitivity and PR-AUC, not an error.
-    A ``reader mean`` row per block averages the readers' estimates (the paper's "average of
+    A ``mean of readers`` row per block averages the readers' estimates (the paper's "average of
     surgeons"; no interval).
     """
     fns = decision_metrics(threshold)
     blocks = [(k, r) for k in KINDS if k in set(predictions["kind"]) for r in TABLE4_REGIONS]
     rows = []
-    for kind, region in tqdm(blocks, desc="Table 4 blocks", disable=not progress):
+    for kind, region in blocks:
         part = predictions[(predictions["kind"] == kind) & predictions["group"].isin(region_groups(kind, region))]
         models = ordered_models(part["model"])
         for model in models:
@@ -263,20 +283,19 @@ def table4_wide(long: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
 def table4_vs_published(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """Book estimate and CI beside paper 001's value for each model (and the reader mean vs the surgeons' mean)."""
     paper = published.assign(model=published["column"].replace({"surgeon mean": READER_MEAN}))
-    merged = long.merge(paper[["kind", "region", "metric", "model", "value"]], on=["kind", "region", "metric", "model"],
-                        how="inner")
-    merged = merged.assign(book=[format_ci(e, lo, hi) for e, lo, hi in zip(merged["estimate"], merged["lower"],
-                                                                             merged["upper"])])
-    wide = merged.pivot_table(index=["kind", "region", "metric"], columns="model", values=["book", "value"],
-                              aggfunc="first")
-    models = ordered_models(merged["model"])
+    keys = ["kind", "region", "metric", "model"]
+    merged = long.merge(paper[keys + ["value"]], on=keys, how="inner")
+    book = merged[keys].assign(side="book", cell=[format_ci(e, lo, hi) for e, lo, hi in
+                                                  zip(merged["estimate"], merged["lower"], merged["upper"])])
+    their = merged[keys].assign(side="paper", cell=[f"{v:.2f}" for v in merged["value"]])
+    cells = pd.concat([book, their], ignore_index=True)
+    cells["model"] = cells["model"].map(model_label)
+    wide = cells.pivot_table(index=["kind", "region", "metric"], columns=["model", "side"], values="cell",
+                             aggfunc="first").sort_index(axis=1)
     rows = [(k, r, m) for k in KINDS for r in TABLE4_REGIONS for m in TABLE4_METRICS if (k, r, m) in wide.index]
-    columns = pd.MultiIndex.from_tuples([(model_label(m), side) for m in models for side in ("book", "paper")])
-    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(rows, names=["kind", "region", "metric"]), columns=columns)
-    for m in models:
-        out[(model_label(m), "book")] = wide[("book", m)].reindex(out.index)
-        out[(model_label(m), "paper")] = wide[("value", m)].reindex(out.index)
-    return out
+    columns = [(model_label(m), side) for m in ordered_models(merged["model"]) for side in ("book", "paper")]
+    return wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["kind", "region", "metric"]),
+                        columns=pd.MultiIndex.from_tuples(columns, names=["model", ""]))
 
 
 def pr_auc_definitions(predictions: pd.DataFrame, models: Iterable[str] | None = None) -> pd.DataFrame:
@@ -303,7 +322,7 @@ def pr_auc_definitions(predictions: pd.DataFrame, models: Iterable[str] | None =
 
 def reader_comparisons(predictions: pd.DataFrame, *, models: Iterable[str] | None = None,
                        regions: Iterable[str] = TABLE4_REGIONS, threshold: float = 0.5, n_boot: int = 2000,
-                       seed: int = 0, alpha: float = 0.05, progress: bool = False) -> pd.DataFrame:
+                       seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Each model against each reader on the joints both scored (:func:`ra_lib.stats.compare_to_reader`).
 
     One row per kind, region, model and reader: F-measures and their paired bootstrap difference
@@ -317,7 +336,7 @@ def reader_comparisons(predictions: pd.DataFrame, *, models: Iterable[str] | Non
     plans = [(k, r, m, rd) for k in KINDS if k in set(predictions["kind"]) for r in regions for m in models
              for rd in readers]
     rows = []
-    for kind, region, model, reader in tqdm(plans, desc="model vs reader", disable=not progress):
+    for kind, region, model, reader in plans:
         part = predictions[(predictions["kind"] == kind) & predictions["group"].isin(region_groups(kind, region))]
         paired = paired_scores(part, model, reader).rename(columns={"score_a": "probability", "score_b": "call"})
         if paired.empty:
@@ -365,7 +384,7 @@ def plot_table4_forest(long: pd.DataFrame, published: pd.DataFrame | None = None
                 ax.plot(rec.estimate, y, marker, color=colours[rec.model], ms=4)
                 if (kind, rec.region, metric, rec.model) in paper:
                     ax.plot(paper[(kind, rec.region, metric, rec.model)], y, "x", color="0.45", ms=4)
-            ax.set_title(f"{kind}: {metric.replace('_', '-')}", fontsize=9)
+            ax.set_title(f"{kind.replace('jsn', 'JSN')}: {METRIC_LABELS[metric]}", fontsize=9)
             ax.set_xlim(-0.02, 1.02)
             ax.grid(axis="x", alpha=0.3)
     ticks = list(positions.values())
@@ -423,8 +442,8 @@ def error_comparisons(predictions: pd.DataFrame, split: str = "test") -> pd.Data
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["p_t_test_holm"] = stats.adjust_pvalues(table["p_t_test"], "holm")
-    table["p_wilcoxon_holm"] = stats.adjust_pvalues(table["p_wilcoxon"], "holm")
+    table["p_t_test_holm"] = holm(table["p_t_test"])
+    table["p_wilcoxon_holm"] = holm(table["p_wilcoxon"])
     return table
 
 
@@ -511,6 +530,12 @@ def numeric_leaves(obj, prefix: str = "") -> dict[str, float]:
     return out
 
 
+def leaves_table(obj) -> pd.DataFrame:
+    """:func:`numeric_leaves` as a table (``key``, ``value``), to show what a ``metrics.json`` holds."""
+    leaves = numeric_leaves(obj)
+    return pd.DataFrame({"key": list(leaves), "value": list(leaves.values())})
+
+
 def find_number(leaves: dict[str, float], required: Iterable, excluded: Iterable[str] = (),
                 preferred: Iterable[str] = ()) -> tuple[str, float] | None:
     """The shortest key path holding every ``required`` token (a string, or a tuple of alternatives;
@@ -545,23 +570,30 @@ def selection_values(stage1: dict) -> list[dict]:
             if isinstance(model.get(key), (int, float))]
 
 
-#: Stage 2 lookups: (published id, required tokens, excluded tokens, preferred tokens).
+#: Stage 2 lookups: (published id, key path stage 2 writes, then a token search as a fallback:
+#: required, excluded and preferred tokens, see :func:`find_number`).
+_NOT_DLC = ("frcnn", "baseline", "mean_position")
 _DETECTION_LOOKUPS = (
-    ("001.detection_rate.erosion", ("rate", "erosion", "all"), ("intact", "frcnn", "baseline"), ("dlc", "total")),
-    ("001.detection_rate.jsn", ("rate", "jsn", "all"), ("intact", "frcnn", "baseline"), ("dlc", "total")),
-    ("001.distance_error.erosion", ("error", "erosion", "all"), ("sd", "rel", "frcnn", "baseline"), ("dlc", "mean")),
-    ("001.distance_error.jsn", ("error", "jsn", "all"), ("sd", "rel", "frcnn", "baseline"), ("dlc", "mean")),
-    ("002.box_map50", (("map", "ap50", "ap_50", "ap@", "average_precision"),), ("baseline", "dlc", "heat"),
-     ("frcnn", "50")),
+    ("001.detection_rate.erosion", "detection_rate/dlc/erosion",
+     ("rate", "erosion"), ("intact", "error", *_NOT_DLC), ("dlc", "all", "total")),
+    ("001.detection_rate.jsn", "detection_rate/dlc/jsn",
+     ("rate", "jsn"), ("intact", "error", *_NOT_DLC), ("dlc", "all", "total")),
+    ("001.distance_error.erosion", "mean_error_paper_px/dlc/erosion",
+     ("error", "erosion"), ("sd", "rel", "intact", *_NOT_DLC), ("dlc", "mean", "paper", "all")),
+    ("001.distance_error.jsn", "mean_error_paper_px/dlc/jsn",
+     ("error", "jsn"), ("sd", "rel", "intact", *_NOT_DLC), ("dlc", "mean", "paper", "all")),
+    ("002.box_map50", "frcnn_map_iou50",
+     (("map", "ap50", "ap_50", "ap@", "average_precision"),), ("baseline", "dlc", "heat"), ("frcnn", "50")),
 )
 
 
 def detection_values(stage2: dict) -> list[dict]:
-    """Stage 2's headline numbers found by key tokens in its ``metrics.json``; the key used is shown."""
+    """Stage 2's headline numbers from its ``metrics.json``: the keys it writes, else found by key
+    tokens (the key used is shown either way)."""
     leaves = numeric_leaves(stage2)
     out = []
-    for id_, required, excluded, preferred in _DETECTION_LOOKUPS:
-        found = find_number(leaves, required, excluded, preferred)
+    for id_, path, required, excluded, preferred in _DETECTION_LOOKUPS:
+        found = (path, leaves[path]) if path in leaves else find_number(leaves, required, excluded, preferred)
         if found is not None:
             out.append(_value(id_, found[1], f"02 metrics.json {found[0]}"))
     return out

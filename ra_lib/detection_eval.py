@@ -23,6 +23,34 @@ from tqdm.auto import tqdm
 
 from ra_lib import crops, metrics, sites
 
+#: Stage-level settings per profile: ``n_train`` hands labelled for both detectors (paper 001: 20
+#: images), ``n_test`` more held out for DeepLabCut's own error, the crop store's side in pixels and
+#: which centres it is cut around (``"dlc"``, ``"frcnn"`` or ``"truth"``).
+PROFILES = {
+    "smoke": dict(n_train=3, n_test=1, crop_size=32, crop_centres="dlc"),
+    "quick": dict(n_train=20, n_test=6, crop_size=64, crop_centres="dlc"),
+    "paper": dict(n_train=20, n_test=20, crop_size=224, crop_centres="dlc"),
+}
+#: Paper 001 Table 3 (DeepLabCut, 206 test radiographs): correct detection rate in % per joint group.
+PAPER_TABLE3 = {
+    ("erosion", "PIP-IP"): {"intact": 99.5, "non-intact": 90.8, "total": 98.5},
+    ("erosion", "MCP"): {"intact": 99.6, "non-intact": 83.1, "total": 97.5},
+    ("erosion", "CMC-M"): {"intact": 99.3, "non-intact": 93.4, "total": 97.6},
+    ("erosion", "wrist"): {"intact": 100.0, "non-intact": 96.3, "total": 98.1},
+    ("erosion", "All joints"): {"intact": 99.6, "non-intact": 92.9, "total": 98.0},
+    ("jsn", "PIP"): {"intact": 99.0, "non-intact": 91.6, "total": 96.2},
+    ("jsn", "MCP"): {"intact": 98.2, "non-intact": 86.8, "total": 95.6},
+    ("jsn", "CMC"): {"intact": 99.7, "non-intact": 98.7, "total": 99.2},
+    ("jsn", "wrist"): {"intact": 100.0, "non-intact": 99.8, "total": 99.8},
+    ("jsn", "All joints"): {"intact": 98.9, "non-intact": 95.2, "total": 97.3},
+}
+#: Paper 001 Fig. 4 as given in its text: distance error mean and SD (pixels, scale not stated).
+PAPER_DISTANCE_ERROR = {
+    ("erosion", "PIP-IP"): (3.4, 3.5), ("erosion", "MCP"): (3.0, 2.6), ("erosion", "CMC-M"): (3.1, 2.9),
+    ("erosion", "wrist"): (3.7, 4.1), ("erosion", "All joints"): (3.3, 3.4),
+    ("jsn", "PIP"): (5.4, 9.4), ("jsn", "MCP"): (3.8, 6.5), ("jsn", "CMC"): (2.5, 1.2),
+    ("jsn", "wrist"): (2.9, 1.5), ("jsn", "All joints"): (3.8, 6.3),
+}
 DETECTION_COLUMNS = ("hand_id", "landmark", "x", "y", "likelihood", "detector")
 #: Table 3's rows: the paper's joint groups of each kind, then all joints.
 ALL_JOINTS = "All joints"
@@ -99,7 +127,8 @@ def split_hands(cohort, n_train: int, n_test: int, seed: int = 0) -> dict[str, l
 
     ``train``: ``n_train`` hands to label for the detectors; ``test``: ``n_test`` more for
     DeepLabCut's own held-out error; ``eval``: every other labelled hand (``test`` included), on which
-    the detection rate is measured. Whole patients go to one side, so a hand's twin never leaks.
+    the detection rate is measured. Whole patients go to one side (unless only a patient's second hand
+    can fill the last training place), so a hand's twin does not leak into the scored hands.
     Raises ``ValueError`` when fewer than ``n_train + 1`` hands have landmarks.
     """
     labelled = cohort.hands[cohort.hands["hand_id"].isin(set(cohort.landmarks["hand_id"]))]
@@ -112,14 +141,15 @@ def split_hands(cohort, n_train: int, n_test: int, seed: int = 0) -> dict[str, l
     train, test, rest = [], [], []
     for i in order:
         hands = hands_of[patients[i]]
-        if len(train) < n_train:
+        if len(train) + len(hands) <= n_train:
             train += hands
-        elif len(test) < n_test:
+        elif len(test) + len(hands) <= n_test:
             test += hands
         else:
             rest += hands
-    if len(train) > n_train:  # a patient's second hand overshot: it goes to the held-out side
-        rest, train = train[n_train:] + rest, train[:n_train]
+    if len(train) < n_train:  # only two-hand patients were left for the last place: split one
+        missing = n_train - len(train)
+        train, rest = train + rest[:missing], rest[missing:]
     if not test and not rest:
         raise ValueError(f"no labelled hand left to evaluate after {len(train)} training hands")
     if not test:
@@ -187,8 +217,9 @@ def evaluate_detections(detections: pd.DataFrame, landmarks: pd.DataFrame, score
 
     ``detections``: the detections table (several detectors allowed). ``landmarks``: ground truth
     (hand_id, landmark, x, y). ``scores``: cohort scores (hand_id, kind, site, grade) giving each
-    site's status, ``intact`` (grade 0), ``non-intact`` (>= 1) or NaN when unscored. A site without a
-    detection counts as missed. Columns: detector, hand_id, kind, site, group, landmark, x_true,
+    site's status, ``intact`` (grade 0), ``non-intact`` (>= 1) or NaN when unscored. Only hands in a
+    detector's table are scored for it; a labelled landmark of such a hand without a detection (no row,
+    or NaN x / y) counts as missed. Columns: detector, hand_id, kind, site, group, landmark, x_true,
     y_true, x, y, likelihood, grade, status, phalanx_px, box_w, box_h, correct, error_px (image
     pixels), error_paper_px (at ``PAPER_PHALANX_PX``), error_rel (fraction of the phalanx).
     """
@@ -209,7 +240,7 @@ def evaluate_detections(detections: pd.DataFrame, landmarks: pd.DataFrame, score
     out = []
     for detector, group in detections.groupby("detector", sort=False):
         dets = group[["hand_id", "landmark", "x", "y", "likelihood"]].drop_duplicates(["hand_id", "landmark"])
-        rows = truth.merge(dets, on=["hand_id", "landmark"], how="left")
+        rows = truth[truth["hand_id"].isin(set(dets["hand_id"]))].merge(dets, on=["hand_id", "landmark"], how="left")
         dx, dy = (rows["x"] - rows["x_true"]).abs(), (rows["y"] - rows["y_true"]).abs()
         rows["correct"] = ((dx <= rows["box_w"] / 2) & (dy <= rows["box_h"] / 2)).to_numpy()
         rows["error_px"] = np.hypot(dx, dy)
@@ -245,6 +276,31 @@ def detection_rates(evaluated: pd.DataFrame) -> pd.DataFrame:
             rows.append((detector, kind, group, status, correct, n, correct / n if n else np.nan))
     out = pd.DataFrame(rows, columns=["detector", "kind", "group", "status", "correct", "n", "rate"])
     return _sorted(out)
+
+
+def versus_baseline(rates: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
+    """All-joints detection rate of each detector beside the baseline's, per kind.
+
+    Columns: detector, kind, rate, baseline_rate, beats_baseline.
+    """
+    total = rates[(rates["group"] == ALL_JOINTS) & (rates["status"] == "total")]
+    base = total[total["detector"] == baseline].set_index("kind")["rate"]
+    out = total[total["detector"] != baseline][["detector", "kind", "rate"]].copy()
+    out["baseline_rate"] = out["kind"].map(base)
+    out["beats_baseline"] = out["rate"] > out["baseline_rate"]
+    return out.reset_index(drop=True)
+
+
+def rates_by_landmark(evaluated: pd.DataFrame) -> pd.DataFrame:
+    """Detection rate per detector and landmark (each hand's landmark counted once): detector, landmark,
+    correct, n, rate, in :data:`ra_lib.sites.HAND_LANDMARKS` order."""
+    once = evaluated.drop_duplicates(["detector", "hand_id", "landmark"])
+    table = once.groupby(["detector", "landmark"], sort=False)["correct"].agg(correct="sum", n="size").reset_index()
+    table["rate"] = table["correct"] / table["n"]
+    order = {lm: i for i, lm in enumerate(sites.HAND_LANDMARKS)}
+    detectors = {d: i for i, d in enumerate(dict.fromkeys(table["detector"]))}
+    key = table["detector"].map(detectors) * len(order) + table["landmark"].map(order)
+    return table.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
 
 
 def distance_errors(evaluated: pd.DataFrame) -> pd.DataFrame:
@@ -354,3 +410,57 @@ def truth_boxes(landmarks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"hand_id": landmarks["hand_id"].to_numpy(), "label": landmarks["landmark"].to_numpy(),
                          "x0": x - size[:, 0] / 2, "y0": y - size[:, 1] / 2,
                          "x1": x + size[:, 0] / 2, "y1": y + size[:, 1] / 2})
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+def plot_hand(ax, cohort, hand_id: str, evaluated: pd.DataFrame, detector: str, title: str | None = None) -> None:
+    """Fig. 5 style: one hand, ground-truth centres (white), detections with their boxes.
+
+    Boxes are green where the ground truth lies inside (correct), red otherwise; each landmark once.
+    """
+    from matplotlib.patches import Rectangle
+
+    from ra_lib import plots
+
+    hand = cohort.hands.set_index("hand_id").loc[hand_id]
+    image = cohort.load_image(hand["image_id"])[:, int(hand["x0"]):int(hand["x1"])]
+    plots.show_radiograph(ax, image, title)
+    rows = evaluated[(evaluated["hand_id"] == hand_id) & (evaluated["detector"] == detector)]
+    rows = rows.drop_duplicates("landmark")
+    x0 = float(hand["x0"])
+    ax.scatter(rows["x_true"] - x0, rows["y_true"], s=10, c="white", edgecolors="black", linewidths=0.4, zorder=3)
+    for row in rows.dropna(subset=["x", "y"]).itertuples(index=False):
+        colour = "#2a9d8f" if row.correct else "#e63946"
+        ax.add_patch(Rectangle((row.x - x0 - row.box_w / 2, row.y - row.box_h / 2), row.box_w, row.box_h,
+                               fill=False, edgecolor=colour, linewidth=0.8))
+        ax.scatter(row.x - x0, row.y, s=8, c=colour, marker="x", linewidths=0.8, zorder=4)
+
+
+def plot_distance_errors(evaluated: pd.DataFrame):
+    """Fig. 4 style: distance error (paper pixels) per joint group, one box per detector; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    data = evaluated.dropna(subset=["error_paper_px"])
+    detectors = list(dict.fromkeys(data["detector"]))
+    fig, axes = plt.subplots(1, len(sites.KINDS), figsize=(11, 3.6), sharey=True)
+    width = 0.8 / max(len(detectors), 1)
+    for ax, kind in zip(axes, sites.KINDS):
+        groups = _group_order(kind)
+        part = _with_all_joints(data[data["kind"] == kind])
+        for d, detector in enumerate(detectors):
+            values = [part[(part["group"] == g) & (part["detector"] == detector)]["error_paper_px"].to_numpy()
+                      for g in groups]
+            positions = np.arange(len(groups)) + (d - (len(detectors) - 1) / 2) * width
+            box = ax.boxplot([v if len(v) else [np.nan] for v in values], positions=positions, widths=width * 0.9,
+                             patch_artist=True, showfliers=False)
+            for patch in box["boxes"]:
+                patch.set_facecolor(plt.cm.tab10(d))
+        ax.set_xticks(np.arange(len(groups)), groups, fontsize=8)
+        ax.set_title("erosion" if kind == sites.EROSION else "JSN", fontsize=10)
+        ax.set_yscale("log")
+    axes[0].set_ylabel(f"distance error (px at a {crops.PAPER_PHALANX_PX:.0f}-px phalanx)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=plt.cm.tab10(d)) for d in range(len(detectors))]
+    fig.legend(handles, detectors, loc="upper center", ncol=len(detectors), frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    return fig

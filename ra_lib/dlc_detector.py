@@ -34,15 +34,15 @@ from ra_lib import detection_eval, sites, training
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-#: Settings per profile (see :func:`ra_lib.profiles.resolve`). ``n_train`` hands are labelled for
-#: training (the paper's 20 images), ``n_test`` more for DeepLabCut's own held-out error.
+#: Settings per profile (see :func:`ra_lib.profiles.resolve`); which hands are labelled is set by
+#: :data:`ra_lib.detection_eval.PROFILES`.
 PROFILES = {
-    "smoke": dict(n_train=4, n_test=2, image_size=64, net_type="cspnext_s", models="union", epochs=1,
-                  batch_size=4, lr=5e-4, p_cutoff=0.6, weights_path=None),
-    "quick": dict(n_train=20, n_test=6, image_size=128, net_type="cspnext_s", models="union", epochs=40,
-                  batch_size=4, lr=1e-3, p_cutoff=0.6, weights_path=None),
-    "paper": dict(n_train=20, n_test=20, image_size=256, net_type="resnet_50", models="paper", epochs=200,
-                  batch_size=8, lr=5e-4, p_cutoff=0.6, weights_path=None),
+    "smoke": dict(image_size=64, net_type="cspnext_s", models="union", epochs=1, batch_size=4, lr=5e-4,
+                  p_cutoff=0.6, weights_path=None),
+    "quick": dict(image_size=128, net_type="cspnext_s", models="union", epochs=40, batch_size=4, lr=1e-3,
+                  p_cutoff=0.6, weights_path=None),
+    "paper": dict(image_size=256, net_type="resnet_50", models="paper", epochs=200, batch_size=8, lr=5e-4,
+                  p_cutoff=0.6, weights_path=None),
 }
 
 #: Body-part sets: the paper's two models, or one model over all 22 hand landmarks.

@@ -516,6 +516,15 @@ def learning_check(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def headline_table(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`grading_metrics` as one row per method (baseline first, then remedies a-c) and one column per
+    criterion and kind."""
+    wide = table.pivot(index="method", columns="kind",
+                       values=["accuracy", "balanced_accuracy", "class_normalised_accuracy_pm1"])
+    order = [m for m in (MAJORITY, *METHODS) if m in wide.index]
+    return wide.reindex(order).rename(index=METHOD_LABELS)
+
+
 #: Published numbers. Paper 002 (section 6, validation set; its "balanced accuracy" is accuracy on a
 #: validation set resampled to balanced grades, whose expectation is the mean per-class recall used
 #: here). Paper 004 Table 2 (Ratingen erosion stages 0-5, test set).

@@ -10,7 +10,7 @@ both hands vs the rest, and combines them into three classes. This module holds
   (:func:`run_selection`), with augmentation from :mod:`ra_lib.selection_augment`,
 * the fusion rule (:func:`fuse`), the DICOM-tag baseline (:func:`tag_baseline`), the artifact
   table (:func:`predictions_table`), headline numbers (:func:`selection_metrics`) and the
-  90-degree robustness check (:func:`rotation_check`).
+  90-degree robustness check (:func:`rotated_predictions`, :func:`rotation_summary`).
 
 Choices the paper leaves open (documented, all settings in :data:`PROFILES`): optimiser Adam with
 learning rate 1e-4 and batch size 32 (Keras' default batch); dropout 0.25 after the second pooling
@@ -201,7 +201,7 @@ def preload_images(image_ids: Sequence[str], load_image: Callable[[str], np.ndar
             if not np.isfinite(array).all():
                 raise ImageReadError(paths[i], "pixel values are not all finite")
         except ImageReadError as error:
-            failures.append({"image_id": image_id, "path": paths[i] or error.path, "reason": error.reason})
+            failures.append({"image_id": image_id, "path": error.path or paths[i], "reason": error.reason})
             continue
         cache[i] = resize_image(array, size)
     if failures:
@@ -359,15 +359,8 @@ def predictions_table(run: SelectionRun, threshold: float = 0.5) -> pd.DataFrame
     too (marked by ``split``) so later stages can start from every selected image.
     """
     base = run.images[["image_id"]].assign(view_true=run.images["class"].to_numpy())
-    frames = []
-    if "model1" in run.probabilities and "model2" in run.probabilities:
-        p_one, p_both = run.probabilities["model1"][:, 1], run.probabilities["model2"][:, 1]
-        frames.append(base.assign(view_pred=fuse(p_one, p_both, threshold), p_one_hand=p_one,
-                                  p_both_hands=p_both, model=FUSION))
-    if THREE_CLASS in run.probabilities:
-        prob = run.probabilities[THREE_CLASS]
-        frames.append(base.assign(view_pred=np.asarray(CLASSES, dtype=object)[prob.argmax(axis=1)],
-                                  p_one_hand=prob[:, 0], p_both_hands=prob[:, 1], model=THREE_CLASS))
+    frames = [pd.concat([base, predicted.assign(model=model)], axis=1)
+              for model, predicted in decide(run.probabilities, threshold).items()]
     body_part = run.images["body_part"] if "body_part" in run.images else [""] * len(run.images)
     tags = tag_baseline(body_part)
     frames.append(base.assign(view_pred=tags, p_one_hand=(tags == "one_hand").astype(float),
@@ -408,29 +401,50 @@ def confusion_counts(predictions: pd.DataFrame, model: str, split: str = "test")
     return metrics.confusion_matrix(rows["view_true"], rows["view_pred"], labels=list(CLASSES), normalise=False)
 
 
-def rotation_check(run: SelectionRun, settings, device: torch.device | str = "cpu", split: str = "test",
-                   quarter_turns: int = 1) -> pd.DataFrame:
-    """Accuracy on the hand images of ``split``, upright and rotated by ``90 x quarter_turns`` degrees
-    counter-clockwise (paper Fig. 4a: a rotated both-hands image taken for "other")."""
+def decide(probabilities: dict[str, np.ndarray], threshold: float = 0.5) -> dict[str, pd.DataFrame]:
+    """Per model (fused binary pair, three-class) from softmax outputs: ``view_pred``, ``p_one_hand``,
+    ``p_both_hands``."""
+    out = {}
+    if "model1" in probabilities and "model2" in probabilities:
+        p_one, p_both = probabilities["model1"][:, 1], probabilities["model2"][:, 1]
+        out[FUSION] = pd.DataFrame({"view_pred": fuse(p_one, p_both, threshold),
+                                    "p_one_hand": p_one, "p_both_hands": p_both})
+    if THREE_CLASS in probabilities:
+        prob = probabilities[THREE_CLASS]
+        out[THREE_CLASS] = pd.DataFrame({"view_pred": np.asarray(CLASSES, dtype=object)[prob.argmax(axis=1)],
+                                         "p_one_hand": prob[:, 0], "p_both_hands": prob[:, 1]})
+    return out
+
+
+def rotated_predictions(run: SelectionRun, settings, device: torch.device | str = "cpu", split: str = "test",
+                        quarter_turns: int = 1) -> pd.DataFrame:
+    """Predictions for the hand images of ``split``, upright and turned ``quarter_turns`` x 90 degrees
+    counter-clockwise (``np.rot90`` convention; paper Fig. 4a: a rotated both-hands image read as "other").
+
+    Columns: image_id, view_true, orientation, model, view_pred, p_one_hand, p_both_hands.
+    """
     rows = np.flatnonzero((run.images["split"] == split).to_numpy() & (run.images["class"] != "other").to_numpy())
-    truth = run.images["class"].to_numpy()[rows]
+    base = pd.DataFrame({"image_id": run.images["image_id"].to_numpy()[rows],
+                         "view_true": run.images["class"].to_numpy()[rows]})
     upright = run.cache[rows]
-    rotated = torch.rot90(upright, quarter_turns, dims=(2, 3))
-    out = []
-    for name, images in (("upright", upright), (f"rotated {90 * quarter_turns} deg", rotated)):
-        preds = {}
-        if "model1" in run.models and "model2" in run.models:
-            p_one = predict_proba(run.models["model1"], images, settings.batch_size, device)[:, 1]
-            p_both = predict_proba(run.models["model2"], images, settings.batch_size, device)[:, 1]
-            preds[FUSION] = fuse(p_one, p_both, settings.threshold)
-        if THREE_CLASS in run.models:
-            prob = predict_proba(run.models[THREE_CLASS], images, settings.batch_size, device)
-            preds[THREE_CLASS] = np.asarray(CLASSES, dtype=object)[prob.argmax(axis=1)]
-        for model, pred in preds.items():
-            out.append({"model": model, "images": name, "n": len(rows),
-                        "accuracy": metrics.accuracy(truth, pred) if len(rows) else float("nan"),
-                        "taken_for_other": int((pred == "other").sum())})
-    return pd.DataFrame(out)
+    frames = []
+    for orientation, images in (("upright", upright), ("rotated", torch.rot90(upright, quarter_turns, dims=(2, 3)))):
+        probabilities = {task: predict_proba(model, images, settings.batch_size, device)
+                         for task, model in run.models.items()}
+        for model, predicted in decide(probabilities, settings.threshold).items():
+            frames.append(pd.concat([base.assign(orientation=orientation, model=model), predicted], axis=1))
+    columns = ["image_id", "view_true", "orientation", "model", "view_pred", "p_one_hand", "p_both_hands"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def rotation_summary(rotated: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy of each model on upright and rotated hands, and how many it took for "other"."""
+    rows = []
+    for (model, orientation), group in rotated.groupby(["model", "orientation"], sort=False):
+        rows.append({"model": model, "orientation": orientation, "n": len(group),
+                     "accuracy": metrics.accuracy(group["view_true"], group["view_pred"]),
+                     "taken_for_other": int((group["view_pred"] == "other").sum())})
+    return pd.DataFrame(rows, columns=["model", "orientation", "n", "accuracy", "taken_for_other"])
 
 
 def misclassified(predictions: pd.DataFrame, model: str = FUSION, split: str = "test") -> pd.DataFrame:
@@ -444,7 +458,6 @@ def table2_comparison(table2: pd.DataFrame) -> pd.DataFrame:
     paper = pd.DataFrame([{"model": m, "class": c, "paper": n} for m, counts in PAPER_TABLE2.items()
                           for c, n in counts.items()])
     return paper[["model", "class"]].merge(table2, on=["model", "class"]).merge(paper, on=["model", "class"])
-
 
 
 def headline_table(result: dict) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def fake_store(n_patients=8, size=16, one_hand_patients=(), seed=0, signal=0.0):
 
 
 def tiny_cfg(**overrides):
-    return resolve(clf.PROFILES, "smoke", **{"crop_size": 16, "batch_size": 32, **overrides})
+    return resolve(clf.PROFILES, "smoke", **{"crop_size": 16, "batch_crops": 32, **overrides})
 
 
 # --- joints, samples, masking --------------------------------------------------------------------

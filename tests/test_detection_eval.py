@@ -208,3 +208,42 @@ def test_truth_boxes_use_paper_boxes():
     assert boxes.loc["radius", "x1"] - boxes.loc["radius", "x0"] == pytest.approx(w)
     assert boxes.loc["radius", "y1"] - boxes.loc["radius", "y0"] == pytest.approx(h)
     assert (boxes.loc["radius", "x0"] + boxes.loc["radius", "x1"]) / 2 == pytest.approx(radius.x)
+
+
+def test_split_hands_is_patient_disjoint_and_complete():
+    hands = pd.DataFrame({"hand_id": [f"i{p}{h}:{h}" for p in range(10) for h in "LR"],
+                          "patient": [f"P{p}" for p in range(10) for _ in "LR"]})
+    landmarks = pd.DataFrame({"hand_id": hands.hand_id[:-2], "landmark": "pip2"})  # patient 9 unlabelled
+    cohort = SimpleNamespace(hands=hands.assign(image_id="i", hand="R", x0=0, x1=1), landmarks=landmarks)
+    split = de.split_hands(cohort, n_train=5, n_test=2, seed=1)
+    assert len(split["train"]) == 5 and len(split["test"]) == 2
+    assert set(split["test"]) <= set(split["eval"]) and not set(split["train"]) & set(split["eval"])
+    assert set(split["train"]) | set(split["eval"]) == set(landmarks.hand_id)
+    patient = dict(zip(hands.hand_id, hands.patient))
+    train_patients = {patient[h] for h in split["train"]}
+    assert not train_patients & {patient[h] for h in split["test"]}
+    assert len(train_patients & {patient[h] for h in split["eval"]}) <= 1  # 5 hands: one patient is split
+    assert split == de.split_hands(cohort, n_train=5, n_test=2, seed=1)
+    with pytest.raises(ValueError, match="18 hand\\(s\\) have landmarks; need at least 19"):
+        de.split_hands(cohort, n_train=18, n_test=1)
+
+
+def test_baseline_comparison_and_landmark_rates():
+    truth = _truth_hand()
+    good = _detections(truth, {})
+    bad = _detections(truth, {lm: (100.0, 0.0) for lm in sites.HAND_LANDMARKS[:11]}).assign(detector="baseline")
+    ev = de.evaluate_detections(pd.concat([good, bad]), truth, _scores())
+    rates = de.detection_rates(ev)
+    check = de.versus_baseline(rates).set_index("kind")
+    assert check.loc["erosion", "rate"] == 1.0 and check.beats_baseline.all()
+    per = de.rates_by_landmark(ev)
+    assert len(per) == 44 and per.detector.tolist()[:22] == ["dlc"] * 22
+    assert per.set_index(["detector", "landmark"]).loc[("baseline", "ip"), "rate"] == 0.0
+
+
+def test_only_hands_a_detector_saw_are_scored():
+    truth = pd.concat([_truth_hand("a:R"), _truth_hand("b:R")])
+    det = _detections(truth[truth.hand_id == "a:R"], {})
+    det.loc[det.landmark == "ulna", ["x", "y"]] = np.nan
+    ev = de.evaluate_detections(det, truth, pd.concat([_scores("a:R"), _scores("b:R")]))
+    assert set(ev.hand_id) == {"a:R"} and (~ev.correct).sum() == 1

@@ -28,7 +28,7 @@ def test_paper_layer_sizes_at_252():
                                        "Linear", "Linear"]
 
 
-@pytest.mark.parametrize("size", [32, 64, 96])
+@pytest.mark.parametrize("size", [32, 48])
 def test_small_inputs_derive_the_fc_size(size):
     model = sel.SelectionCNN(size, n_classes=3)
     assert model.classifier[0].in_features == sel.flat_features(size)
@@ -224,9 +224,17 @@ def test_table2_and_rotation_check(toy_run):
     run, settings = toy_run
     table2 = sel.table2_comparison(run.table2)
     assert set(table2["model"]) == set(sel.TASKS) and (table2["augmented"] >= table2["original"]).all()
-    check = sel.rotation_check(run, settings)
-    assert set(check["model"]) == {sel.FUSION, sel.THREE_CLASS}
-    assert (check["n"] == ((run.images["split"] == "test") & (run.images["class"] != "other")).sum()).all()
+    rotated = sel.rotated_predictions(run, settings)
+    n_hands = ((run.images["split"] == "test") & (run.images["class"] != "other")).sum()
+    assert len(rotated) == 4 * n_hands
+    summary = sel.rotation_summary(rotated).set_index(["model", "orientation"])
+    assert set(summary.index) == {(m, o) for m in (sel.FUSION, sel.THREE_CLASS) for o in ("upright", "rotated")}
+    upright = rotated[(rotated["orientation"] == "upright") & (rotated["model"] == sel.FUSION)]
+    fused = sel.predictions_table(run, settings.threshold).query("model == @sel.FUSION")
+    expected = fused.set_index("image_id").loc[upright["image_id"], "view_pred"].to_numpy()
+    assert (upright["view_pred"].to_numpy() == expected).all()
+    assert summary.loc[(sel.FUSION, "upright"), "accuracy"] == pytest.approx(
+        accuracy_score(upright["view_true"], upright["view_pred"]))
 
 
 def test_cohort_without_other_images_still_runs():
