@@ -67,7 +67,8 @@ def bench_frcnn(images, points, epochs: int, arch: str, batch_size: int) -> dict
     landmarks = pd.DataFrame([(f.hand_id, lm, x, y) for f, pts in zip(frames, points)
                               for lm, (x, y) in zip(sites.HAND_LANDMARKS, pts)], columns=["hand_id", "landmark", "x", "y"])
     truth = detection_eval.truth_boxes(landmarks)
-    settings = SimpleNamespace(arch=arch, epochs=epochs, batch_size=batch_size, lr=0.01, weights_path=None)
+    settings = SimpleNamespace(**{**frcnn_detector.PROFILES["quick"], "arch": arch, "epochs": epochs,
+                                  "batch_size": batch_size})
     n_train = len(images) - 2
     with Clock() as fit:
         detector, _ = frcnn_detector.fit(images[:n_train], frames[:n_train], truth, sites.HAND_LANDMARKS, settings,

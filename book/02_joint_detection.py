@@ -237,9 +237,9 @@ plt.show()
 detections = pd.concat([dlc_detections, frcnn_detections], ignore_index=True)
 store.write_table(detections, out / "detections.csv")
 cutoffs = {"dlc": dlc_cfg.p_cutoff, "frcnn": frcnn_cfg.score_threshold}
-flags = pd.DataFrame({detector: {"cut-off": cutoffs[detector], "detections": len(part),
-                                 "flagged": int(detection_eval.flag_detections(part, cutoffs[detector]).sum())}
-                      for detector, part in detections.groupby("detector")}).T
+flags = pd.DataFrame([{"detector": detector, "cut-off": cutoffs[detector], "detections": len(part),
+                       "flagged": int(detection_eval.flag_detections(part, cutoffs[detector]).sum())}
+                      for detector, part in detections.groupby("detector")]).set_index("detector")
 flags
 
 # %%

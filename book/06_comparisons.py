@@ -247,7 +247,9 @@ for stage, collect in ((cmp.SELECTION, cmp.selection_values), (cmp.DETECTION, cm
 headline = cmp.headline_table(published.headline(), book_values)
 store.write_table(headline, out / "headline.csv")
 summary.update({
-    "table4": cmp.records(table4) if oof is not None else None,
+    "table4_all_joints": cmp.records(table4.loc[table4["region"] == "all", [
+        "kind", "model", "metric", "estimate", "lower", "upper", "n", "n_pos", "diff", "p_holm", "significant"]])
+    if oof is not None else None,
     "overall": cmp.records(agreement) if scores is not None else None,
     "grading": cmp.records(grading) if grades is not None else None,
     "headline": cmp.records(headline[["id", "value", "book", "book_lower", "book_upper", "book_source"]]),

@@ -65,10 +65,10 @@ PROFILES = {
         "batch_crops": 64, "lr": 3e-3, "epochs": 1, "patience": 1, "train_size": None, "threshold": 0.5,
     },
     "quick": {
-        "models": MODEL_TYPES, "kinds": KINDS, "groups": None, "test_folds": None,
+        "models": MODEL_TYPES, "kinds": KINDS, "groups": None, "test_folds": (0, 1, 2, 3),
         "crop_size": 32, "backbone": "small", "width": 8, "weights_path": None, "pool": 1,
         "fc_layers": 1, "fc_width": 32, "dropout": 0.2, "init": "he",
-        "batch_crops": 64, "lr": 3e-3, "epochs": 4, "patience": 2, "train_size": None, "threshold": 0.5,
+        "batch_crops": 64, "lr": 3e-3, "epochs": 6, "patience": 3, "train_size": None, "threshold": 0.5,
     },
     "paper": {
         "models": MODEL_TYPES, "kinds": KINDS, "groups": None, "test_folds": None,
@@ -385,7 +385,7 @@ def evaluation_table(predictions: pd.DataFrame, threshold: float = 0.5, by: str 
 
     ``by="region"`` gives paper 001's Table 4 blocks; ``by="group"`` one row per joint group.
     A block without positives has nan sensitivity and PR-AUC (not an error). Readers (models named
-    ``reader ...``) get an extra ``reader mean`` row per block, the paper's "average of surgeons".
+    ``reader ...``) get an extra ``mean of readers`` row per block, the paper's "average of surgeons".
     """
     rows = []
     for kind in [k for k in KINDS if k in set(predictions["kind"])]:
@@ -400,7 +400,7 @@ def evaluation_table(predictions: pd.DataFrame, threshold: float = 0.5, by: str 
             readers = [r for r in block_rows if r["model"].startswith("reader ")]
             if readers:
                 mean = pd.DataFrame(readers).mean(numeric_only=True).to_dict()
-                block_rows.append({"kind": kind, by: block, "model": "reader mean", **mean})
+                block_rows.append({"kind": kind, by: block, "model": "mean of readers", **mean})
             rows += block_rows
     table = pd.DataFrame(rows)
     if table.empty:
@@ -410,7 +410,7 @@ def evaluation_table(predictions: pd.DataFrame, threshold: float = 0.5, by: str 
 
 
 def table4(evaluation: pd.DataFrame) -> pd.DataFrame:
-    """Paper 001 Table 4 layout: rows (kind, region, metric), one column per model / reader."""
+    """Our results in paper 001's Table 4 layout: rows (kind, region, metric), one column per model / reader."""
     shown = evaluation.assign(model=evaluation["model"].map(lambda m: MODEL_LABELS.get(m, m)),
                               pr_auc=evaluation["average_precision"])
     long = shown.melt(id_vars=["kind", "region", "model"],
@@ -466,3 +466,90 @@ def headline(evaluation: pd.DataFrame, result: CVResult) -> dict:
         "trainings": int((result.runs["status"] == "trained").sum()) if len(result.runs) else 0,
         "train_seconds": float(result.runs.get("seconds", pd.Series(dtype=float)).sum()),
     }
+
+
+def learning_check(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Per kind and block: the models' PR-AUC (AP) against prevalence, the AP of a constant score.
+
+    ``learns`` is True where AP exceeds prevalence (undefined AP, no positives: False).
+    """
+    block = "region" if "region" in evaluation else "group"
+    models = evaluation[evaluation["model"].isin(MODEL_TYPES)]
+    return models.assign(pr_auc=models["average_precision"], learns=models["average_precision"] > models["prevalence"])[
+        ["kind", block, "model", "n", "n_pos", "prevalence", "pr_auc", "learns"]].reset_index(drop=True)
+
+
+def training_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per kind and model: trainings, mean epochs run and best epoch, training samples, seconds."""
+    trained = runs[runs["status"] == "trained"]
+    summary = trained.groupby(["kind", "model"], sort=False).agg(
+        trainings=("fold", "size"), epochs_run=("epochs_run", "mean"), best_epoch=("best_epoch", "mean"),
+        train_samples=("n_train_balanced", "mean"), seconds=("seconds", "sum"))
+    return summary.reset_index().assign(model=lambda t: t["model"].map(MODEL_LABELS))
+
+
+# --- figures -----------------------------------------------------------------------------------
+OUTCOME_COLOURS = {"TP": "#1f5fd6", "TN": "#ffffff", "FN": "#e0301e", "FP": "#f5c518"}
+MODEL_COLOURS = {"siso": "#333333", "mimo_local": "#1f77b4", "mimo_one_hand": "#2ca02c", "mimo_both_hands": "#d62728"}
+
+
+def plot_pr_curves(curves: pd.DataFrame, evaluation: pd.DataFrame):
+    """Fig. 6: PR curves of the models per kind (rows) and region (columns); readers as points."""
+    import matplotlib.pyplot as plt
+
+    kinds = [k for k in KINDS if k in set(curves["kind"])]
+    fig, axes = plt.subplots(len(kinds), len(REGIONS), figsize=(3.3 * len(REGIONS), 3.1 * len(kinds)),
+                             squeeze=False, sharex=True, sharey=True)
+    for row, kind in enumerate(kinds):
+        for col, region in enumerate(REGIONS):
+            ax = axes[row, col]
+            part = curves[(curves["kind"] == kind) & (curves["region"] == region)]
+            scores = evaluation[(evaluation["kind"] == kind) & (evaluation["region"] == region)].set_index("model")
+            for model in [m for m in MODEL_TYPES if m in set(part["model"])]:
+                curve = part[part["model"] == model]
+                ax.step(np.r_[0, curve["recall"]], np.r_[1, curve["precision"]], where="post", lw=1.3,
+                        color=MODEL_COLOURS[model],
+                        label=f"{MODEL_LABELS[model]} ({scores.loc[model, 'average_precision']:.2f})")
+            readers = scores[scores.index.str.startswith("reader ")]
+            for i, (name, reader) in enumerate(readers.iterrows()):
+                ax.plot(reader["sensitivity"], reader["precision"], marker="osD^v"[i % 5], ls="", ms=6,
+                        mfc="none", mec="#7f3f98", label=name)
+            if len(scores):
+                ax.axhline(scores["prevalence"].iloc[0], color="#999999", lw=0.8, ls=":")
+            ax.set_title(f"{kind} - {region}", fontsize=9)
+            ax.set(xlim=(0, 1.02), ylim=(0, 1.02))
+            ax.legend(fontsize=6, loc="lower left")
+        axes[row, 0].set_ylabel("precision")
+    for ax in axes[-1]:
+        ax.set_xlabel("recall (sensitivity)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_joint_outcomes(outcomes: pd.DataFrame, image: np.ndarray | None = None):
+    """Fig. 7: each joint's outcome (TP blue, TN white, FN red, FP yellow) per kind (rows) and model
+    (columns), drawn at its centre on ``image`` (or on a blank canvas)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    kinds = [k for k in KINDS if k in set(outcomes["kind"])]
+    models = [m for m in MODEL_TYPES if m in set(outcomes["model"])]
+    fig, axes = plt.subplots(len(kinds), len(models), figsize=(2.6 * len(models), 2.9 * len(kinds)), squeeze=False)
+    for row, kind in enumerate(kinds):
+        for col, model in enumerate(models):
+            ax = axes[row, col]
+            part = outcomes[(outcomes["kind"] == kind) & (outcomes["model"] == model)]
+            if image is not None:
+                ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.scatter(part["x"], part["y"], s=22, c=part["outcome"].map(OUTCOME_COLOURS), edgecolors="black",
+                       linewidths=0.6, zorder=3)
+            if image is None:
+                ax.invert_yaxis()
+                ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{MODEL_LABELS[model]} - {kind}", fontsize=8)
+    handles = [Line2D([], [], marker="o", ls="", mfc=c, mec="black", label=o) for o, c in OUTCOME_COLOURS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig

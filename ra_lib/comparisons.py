@@ -175,6 +175,11 @@ def paired_scores(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     """Joints scored by both ``a`` and ``b``: ``patient, label, score_a, score_b`` (one row per joint)."""
     left = predictions.loc[predictions["model"] == a, JOINT_KEYS + ["patient", "label", "probability"]]
     right = predictions.loc[predictions["model"] == b, JOINT_KEYS + ["label", "probability"]]
+    for name, side in ((a, left), (b, right)):
+        repeated = side.duplicated(JOINT_KEYS)
+        if repeated.any():
+            row = side[repeated].iloc[0]
+            raise RaDataError(f"{name!r} scores joint {row.hand_id} {row.kind}/{row.site} more than once")
     both = left.merge(right, on=JOINT_KEYS, suffixes=("_a", "_b"))
     disagree = both["label_a"] != both["label_b"]
     if disagree.any():
@@ -258,30 +263,41 @@ def _reader_mean_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_ci(estimate: float, lower: float, upper: float, digits: int = 2) -> str:
-    """``"0.65 [0.55, 0.72]"``; the bare estimate without an interval, ``"-"`` when undefined."""
+    """``"0.65 [0.55, 0.72]"``; the bare estimate without an interval, ``"-"`` when undefined.
+
+    The interval's inner space is non-breaking, so a narrow table cell breaks only before the interval.
+    """
     if pd.isna(estimate):
         return "-"
     if pd.isna(lower) or pd.isna(upper):
         return f"{estimate:.{digits}f}"
-    return f"{estimate:.{digits}f} [{lower:.{digits}f}, {upper:.{digits}f}]"
+    return f"{estimate:.{digits}f} [{lower:.{digits}f},\u00a0{upper:.{digits}f}]"
 
 
-def table4_wide(long: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Table 4 layout: rows (kind, region, metric), one column per model / reader, cells
-    ``"estimate [lower, upper]"`` with ``*`` where the Holm-adjusted difference to SISO is significant."""
-    cells = long.assign(cell=[format_ci(e, lo, hi, digits) + ("*" if sig else "")
-                              for e, lo, hi, sig in zip(long["estimate"], long["lower"], long["upper"],
-                                                        long["significant"])])
-    wide = cells.pivot_table(index=["kind", "region", "metric"], columns="model", values="cell", aggfunc="first")
-    rows = [(k, r, m) for k in KINDS for r in TABLE4_REGIONS for m in TABLE4_METRICS if (k, r, m) in wide.index]
-    models = ordered_models(long["model"])
-    wide = wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["kind", "region", "metric"]), columns=models)
-    wide.columns = [model_label(m) for m in models]
+def _table4_layout(cells: pd.DataFrame, columns: list) -> pd.DataFrame:
+    """Cells (kind, region, model, column key, cell) as rows (kind, region, model label) x ``columns``."""
+    wide = cells.pivot_table(index=["kind", "region", "model"], columns="column", values="cell", aggfunc="first")
+    models = ordered_models(cells["model"])
+    rows = [(k, r, m) for k in KINDS for r in TABLE4_REGIONS for m in models if (k, r, m) in wide.index]
+    wide = wide.reindex(index=pd.MultiIndex.from_tuples(rows), columns=columns).rename_axis(columns="metric")
+    wide.index = pd.MultiIndex.from_tuples([(k, r, model_label(m)) for k, r, m in rows],
+                                           names=["kind", "region", "model"])
     return wide
 
 
+def table4_wide(long: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Table 4 as a page table: rows (kind, region, model / reader), one column per metric, cells
+    ``"estimate [lower, upper]"`` with ``*`` where the Holm-adjusted difference to SISO is significant."""
+    cells = long.assign(column=long["metric"].map(METRIC_LABELS),
+                        cell=[format_ci(e, lo, hi, digits) + ("*" if sig else "") for e, lo, hi, sig in
+                              zip(long["estimate"], long["lower"], long["upper"], long["significant"])])
+    columns = [METRIC_LABELS[m] for m in TABLE4_METRICS if m in set(long["metric"])]
+    return _table4_layout(cells, columns)
+
+
 def table4_vs_published(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """Book estimate and CI beside paper 001's value for each model (and the reader mean vs the surgeons' mean)."""
+    """Book estimate and CI beside paper 001's value per model (and the readers' mean beside the
+    surgeons' mean): rows (kind, region, model), columns (metric, ``book`` / ``paper``)."""
     paper = published.assign(model=published["column"].replace({"surgeon mean": READER_MEAN}))
     keys = ["kind", "region", "metric", "model"]
     merged = long.merge(paper[keys + ["value"]], on=keys, how="inner")
@@ -289,13 +305,12 @@ def table4_vs_published(long: pd.DataFrame, published: pd.DataFrame) -> pd.DataF
                                                   zip(merged["estimate"], merged["lower"], merged["upper"])])
     their = merged[keys].assign(side="paper", cell=[f"{v:.2f}" for v in merged["value"]])
     cells = pd.concat([book, their], ignore_index=True)
-    cells["model"] = cells["model"].map(model_label)
-    wide = cells.pivot_table(index=["kind", "region", "metric"], columns=["model", "side"], values="cell",
-                             aggfunc="first").sort_index(axis=1)
-    rows = [(k, r, m) for k in KINDS for r in TABLE4_REGIONS for m in TABLE4_METRICS if (k, r, m) in wide.index]
-    columns = [(model_label(m), side) for m in ordered_models(merged["model"]) for side in ("book", "paper")]
-    return wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=["kind", "region", "metric"]),
-                        columns=pd.MultiIndex.from_tuples(columns, names=["model", ""]))
+    cells["column"] = list(zip(cells["metric"].map(METRIC_LABELS), cells["side"]))
+    metrics_present = [m for m in TABLE4_METRICS if m in set(merged["metric"])]
+    columns = [(METRIC_LABELS[m], side) for m in metrics_present for side in ("book", "paper")]
+    wide = _table4_layout(cells, columns)
+    wide.columns = pd.MultiIndex.from_tuples(columns, names=["metric", ""])
+    return wide
 
 
 def pr_auc_definitions(predictions: pd.DataFrame, models: Iterable[str] | None = None) -> pd.DataFrame:
@@ -364,10 +379,11 @@ def plot_table4_forest(long: pd.DataFrame, published: pd.DataFrame | None = None
     kinds = [k for k in KINDS if k in set(long["kind"])]
     models = [m for m in ordered_models(long["model"]) if m != READER_MEAN]
     regions = [r for r in TABLE4_REGIONS if r in set(long["region"])]
-    colours = dict(zip(models, plt.get_cmap("tab10").colors))
-    fig, axes = plt.subplots(len(kinds), len(TABLE4_METRICS), figsize=(12, 1.2 + 0.16 * len(models) * len(regions)
-                                                                         * len(kinds)),
-                             squeeze=False, sharex=True, sharey=True)
+    palette = plt.get_cmap("tab10").colors
+    colours = {m: palette[i % len(palette)] for i, m in enumerate(models)}
+    height = 1.0 + 0.15 * (len(models) + 1) * len(regions) * len(kinds)
+    fig, axes = plt.subplots(len(kinds), len(TABLE4_METRICS), figsize=(10, height), squeeze=False, sharex=True,
+                             sharey=True)
     positions = {(r, m): -(i * (len(models) + 1) + j) for i, r in enumerate(regions) for j, m in enumerate(models)}
     paper = {} if published is None else {(p.kind, p.region, p.metric, p.column): p.value
                                           for p in published.itertuples()}
@@ -384,13 +400,13 @@ def plot_table4_forest(long: pd.DataFrame, published: pd.DataFrame | None = None
                 ax.plot(rec.estimate, y, marker, color=colours[rec.model], ms=4)
                 if (kind, rec.region, metric, rec.model) in paper:
                     ax.plot(paper[(kind, rec.region, metric, rec.model)], y, "x", color="0.45", ms=4)
-            ax.set_title(f"{kind.replace('jsn', 'JSN')}: {METRIC_LABELS[metric]}", fontsize=9)
+            ax.set_title(f"{kind.replace('jsn', 'JSN')}: {METRIC_LABELS[metric]}", fontsize=10)
             ax.set_xlim(-0.02, 1.02)
             ax.grid(axis="x", alpha=0.3)
     ticks = list(positions.values())
     labels = [f"{r}: {model_label(m)}" for r, m in positions]
     for ax in axes[:, 0]:
-        ax.set_yticks(ticks, labels, fontsize=7)
+        ax.set_yticks(ticks, labels, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -432,7 +448,8 @@ def error_comparisons(predictions: pd.DataFrame, split: str = "test") -> pd.Data
         both = chosen.loc[chosen["variant"] == a, [unit, "score_true", "score_pred"]].merge(
             chosen.loc[chosen["variant"] == b, [unit, "score_pred"]], on=unit, suffixes=("_a", "_b"))
         true = both["score_true"].to_numpy(float)
-        ea, eb = np.abs(both["score_pred_a"].to_numpy(float) - true), np.abs(both["score_pred_b"].to_numpy(float) - true)
+        ea = np.abs(both["score_pred_a"].to_numpy(float) - true)
+        eb = np.abs(both["score_pred_b"].to_numpy(float) - true)
         t = stats.paired_t_test(ea, eb)
         w = stats.wilcoxon_signed_rank(ea, eb)
         rows.append({"variant_a": a, "variant_b": b, "n": len(both), "mae_a": metrics.mae(true, both["score_pred_a"]),

@@ -24,31 +24,34 @@ from ra_lib import detection_eval, training
 
 ARCHS = ("mobilenet_v3", "resnet50")
 #: Settings per profile (see :func:`ra_lib.profiles.resolve`); the hands are the DeepLabCut ones.
+#: ``box_head_width``: width of the two-layer box head (torchvision's default, 1024, for ``paper``).
 PROFILES = {
-    "smoke": dict(arch="mobilenet_v3", image_size=64, epochs=1, batch_size=4, lr=0.01, score_threshold=0.5,
-                  weights_path=None),
-    "quick": dict(arch="mobilenet_v3", image_size=128, epochs=30, batch_size=4, lr=0.01, score_threshold=0.5,
-                  weights_path=None),
-    "paper": dict(arch="resnet50", image_size=512, epochs=30, batch_size=4, lr=0.01, score_threshold=0.5,
-                  weights_path=None),
+    "smoke": dict(arch="mobilenet_v3", image_size=64, epochs=1, batch_size=4, lr=0.01, box_head_width=128,
+                  score_threshold=0.5, weights_path=None),
+    "quick": dict(arch="mobilenet_v3", image_size=128, epochs=30, batch_size=4, lr=0.01, box_head_width=256,
+                  score_threshold=0.5, weights_path=None),
+    "paper": dict(arch="resnet50", image_size=512, epochs=30, batch_size=4, lr=0.01, box_head_width=1024,
+                  score_threshold=0.5, weights_path=None),
 }
 #: Region proposals and sampled boxes per image: a hand has at most 22 objects, so torchvision's COCO
 #: defaults (2,000 proposals, 512 sampled boxes) are cut to keep CPU training affordable.
 PROPOSALS = dict(rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300, rpn_pre_nms_top_n_test=300,
-                 rpn_post_nms_top_n_test=150, box_batch_size_per_image=128)
+                 rpn_post_nms_top_n_test=100, box_batch_size_per_image=64)
 #: Anchor sides relative to the median ground-truth box side (five per location, as torchvision's).
 ANCHOR_FACTORS = (0.5, 1 / math.sqrt(2), 1.0, math.sqrt(2), 2.0)
 
 
-def build_model(arch: str, num_landmarks: int, image_size: int, anchor_side: float,
+def build_model(arch: str, num_landmarks: int, image_size: int, anchor_side: float, box_head_width: int = 1024,
                 weights_path: str | None = None) -> torch.nn.Module:
     """An untrained (or locally initialised) Faster R-CNN for ``num_landmarks`` classes plus background.
 
     Images are not rescaled (``min_size = max_size = image_size``); anchors are
-    ``anchor_side`` x :data:`ANCHOR_FACTORS` with aspect ratios 0.5, 1, 2.
+    ``anchor_side`` x :data:`ANCHOR_FACTORS` with aspect ratios 0.5, 1, 2; the box head has two
+    layers of ``box_head_width`` units.
     """
     from torchvision.models import detection
     from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
@@ -62,6 +65,10 @@ def build_model(arch: str, num_landmarks: int, image_size: int, anchor_side: flo
     else:
         per_level = tuple((s,) for s in sizes)
     model.rpn.anchor_generator = AnchorGenerator(per_level, ((0.5, 1.0, 2.0),) * len(per_level))
+    if box_head_width != model.roi_heads.box_head.fc6.out_features:
+        pooled = model.roi_heads.box_head.fc6.in_features
+        model.roi_heads.box_head = TwoMLPHead(pooled, box_head_width)
+        model.roi_heads.box_predictor = FastRCNNPredictor(box_head_width, num_landmarks + 1)
     if weights_path is not None:
         _load_matching(model, weights_path)
     return model
@@ -205,7 +212,7 @@ def fit(images: np.ndarray, frames: list, truth: pd.DataFrame, bodyparts, settin
     """Train a Faster R-CNN on the labelled hands (``images`` and ``frames`` of the training hands).
 
     ``truth``: ground-truth boxes in image pixels (:func:`detection_eval.truth_boxes`). ``settings``:
-    a resolved profile (``arch``, ``epochs``, ``batch_size``, ``lr``, ``weights_path``).
+    a resolved profile (``arch``, ``epochs``, ``batch_size``, ``lr``, ``box_head_width``, ``weights_path``).
     """
     targets = boxes_in_model(truth, frames, bodyparts)
     sides = np.concatenate([np.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) for b, _ in targets if len(b)] or [[]])
@@ -213,7 +220,7 @@ def fit(images: np.ndarray, frames: list, truth: pd.DataFrame, bodyparts, settin
         raise ValueError("no training hand has a ground-truth box for these landmarks")
     training.seed_everything(seed)
     model = build_model(settings.arch, len(bodyparts), images.shape[-1], float(np.median(sides)),
-                        settings.weights_path)
+                        settings.box_head_width, settings.weights_path)
     history = train(model, images, targets, settings.epochs, settings.batch_size, settings.lr, seed, device,
                     progress)
     return FrcnnDetector(model, tuple(bodyparts), images.shape[-1]), history

@@ -135,7 +135,7 @@ def cache_size(input_size: int, min_scale: float = 0.9) -> int:
 
 def square_resize(image, size: int) -> torch.Tensor:
     """Pad a 2-D image (or ``(1, H, W)`` tensor) to a centred square with zeros, resize to ``size``."""
-    tensor = torch.as_tensor(np.asarray(image, dtype=np.float32) if not torch.is_tensor(image) else image).float()
+    tensor = image.float() if torch.is_tensor(image) else torch.from_numpy(np.array(image, dtype=np.float32))
     if tensor.ndim == 2:
         tensor = tensor[None]
     height, width = tensor.shape[-2:]
@@ -175,7 +175,7 @@ class Augmentation:
 
     def __call__(self, image: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
         """One augmented ``(1, size, size)`` crop of a ``(1, S, S)`` image in [0, 1]."""
-        u = torch.rand(6, generator=generator).tolist()
+        u = torch.rand(5, generator=generator).tolist()
         side = image.shape[-1]
         scaled = max(size, int(round(side * (self.scale[0] + u[0] * (self.scale[1] - self.scale[0])))))
         if scaled != side:
@@ -204,8 +204,10 @@ class ScoreDataset(Dataset):
         self.augmentation = augmentation
         self.generator = torch.Generator().manual_seed(seed)
         if augmentation is None:  # evaluation: resize once
-            images = torch.stack([square_resize(im.float(), input_size) for im in images]) if len(images) else \
-                torch.empty((0, 1, input_size, input_size))
+            resized = torch.empty((len(images), 1, input_size, input_size), dtype=torch.float16)
+            for index, image in enumerate(images):
+                resized[index] = square_resize(image, input_size).half()
+            images = resized
         self.images = images
 
     def __len__(self) -> int:
@@ -297,9 +299,8 @@ class ScoreData:
         for split in ("train", "val", "test"):
             if not (units["split"] == split).any():
                 raise ValueError(f"the {split} split is empty; the cohort has too few patients with scores")
-        pixels = images[train].float()
-        return cls(units, images, input_size, UNITS[unit], ZScore.fit(units.loc[train, "score"]),
-                   float(pixels.mean()), float(pixels.std()))
+        mean, sd = _pixel_statistics(images[train])
+        return cls(units, images, input_size, UNITS[unit], ZScore.fit(units.loc[train, "score"]), mean, sd)
 
     def indices(self, split: str) -> np.ndarray:
         return np.flatnonzero(self.units["split"].to_numpy() == split)
@@ -309,6 +310,18 @@ class ScoreData:
         targets = self.zscore.transform(self.units["score"].to_numpy()[idx])
         return ScoreDataset(self.images[idx], targets, self.input_size, self.pixel_mean, self.pixel_sd,
                             augmentation, seed)
+
+
+def _pixel_statistics(images: torch.Tensor, chunk: int = 64) -> tuple[float, float]:
+    """Mean and sd of all pixels, accumulated in float64 chunk by chunk (no full float32 copy)."""
+    total = squares = 0.0
+    for start in range(0, len(images), chunk):
+        block = images[start:start + chunk].double()
+        total += float(block.sum())
+        squares += float((block**2).sum())
+    count = images.numel()
+    mean = total / count
+    return mean, math.sqrt(max(squares / count - mean**2, 0.0))
 
 
 # --- training ---------------------------------------------------------------------------------

@@ -118,8 +118,8 @@ def _headline_rows() -> list[dict]:
                 rows.append(_row(f"001.table4.{kind}.all.{metric}.{model}", "001", "Table 4", "03_joint_classification",
                                  f"{label}, all joints ({name}), {model_label}", value, note="8-fold CV, 226 images"))
             value = _TABLE4[(kind, "all")][metric][list(TABLE4_COLUMNS).index("surgeon mean")]
-            rows.append(_row(f"001.table4.{kind}.all.{metric}.surgeon_mean", "001", "Table 4", "03_joint_classification",
-                             f"{label}, all joints ({name}), average of 3 surgeons", value,
+            rows.append(_row(f"001.table4.{kind}.all.{metric}.surgeon_mean", "001", "Table 4",
+                             "03_joint_classification", f"{label}, all joints ({name}), average of 3 surgeons", value,
                              note="book: mean of simulated readers"))
     rows += [
         _row("002.jsn_accuracy", "002", "Sec. 6", "04_joint_grading", "JSN grade accuracy", 0.5762,

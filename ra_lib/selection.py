@@ -346,8 +346,8 @@ def run_selection(images: pd.DataFrame, load_image: Callable[[str], np.ndarray],
     for task in tasks:
         model, history, plan = train_task(task, cache, table["class"].to_numpy(), table["split"].to_numpy(),
                                           settings, seed, device, progress)
-        models[task], histories[task], plans[task] = model.cpu(), history, plan
         probabilities[task] = predict_proba(model, cache, settings.batch_size, device)
+        models[task], histories[task], plans[task] = model.cpu(), history, plan
     return SelectionRun(table, cache, models, histories, plans, probabilities)
 
 
@@ -463,8 +463,9 @@ def table2_comparison(table2: pd.DataFrame) -> pd.DataFrame:
 def headline_table(result: dict) -> pd.DataFrame:
     """:func:`selection_metrics` as one row per model, beside the paper and the majority class."""
     n = result["n"]
-    rows = [{"model": "paper 000: two binary, fused", "accuracy": PAPER_RESULTS["three_class_correct"] / PAPER_RESULTS["n_test"],
-             "correct": f"{PAPER_RESULTS['three_class_correct']} / {PAPER_RESULTS['n_test']}",
+    paper_correct, paper_n = PAPER_RESULTS["three_class_correct"], PAPER_RESULTS["n_test"]
+    rows = [{"model": "paper 000: two binary, fused", "accuracy": paper_correct / paper_n,
+             "correct": f"{paper_correct} / {paper_n}",
              "model 1 (one hand)": PAPER_RESULTS["model1_accuracy"],
              "model 2 (both hands)": PAPER_RESULTS["model2_accuracy"]}]
     for model, values in result["models"].items():

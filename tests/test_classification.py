@@ -209,7 +209,7 @@ def test_evaluation_with_readers_matches_sklearn():
     row = table[(table["region"] == "all") & (table["model"] == "siso")].iloc[0]
     assert row["average_precision"] == pytest.approx(average_precision_score(oof["label"], oof["probability"]))
     assert row["f_measure"] == pytest.approx(f1_score(oof["label"], oof["probability"] >= 0.5))
-    assert set(table["model"]) == {"siso", "reader A", "reader mean"}
+    assert set(table["model"]) == {"siso", "reader A", "mean of readers"}
     reader = table[(table["region"] == "finger") & (table["model"] == "reader A")].iloc[0]
     mcp = calls[calls["group"] == "MCP"]
     assert reader["sensitivity"] == pytest.approx(recall_score(mcp["label"], mcp["probability"]))

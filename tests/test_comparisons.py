@@ -127,7 +127,8 @@ def test_empty_value_names_column_and_line(tmp_path):
 
 
 def test_score_predictions_need_a_unit_column(tmp_path):
-    store.write_table(fake_scores().drop(columns=["hand_id"]), store.stage_dir(cmp.OVERALL, tmp_path) / "predictions.csv")
+    path = store.stage_dir(cmp.OVERALL, tmp_path) / "predictions.csv"
+    store.write_table(fake_scores().drop(columns=["hand_id"]), path)
     with pytest.raises(RaDataError, match="hand_id or image_id"):
         cmp.load_score_predictions(tmp_path)
 
@@ -159,6 +160,19 @@ def test_reader_rows_are_calls_on_predicted_joints():
     assert (merged["probability"] == (merged["grade"] >= 1)).all()
 
 
+def test_bad_prediction_tables_are_refused_with_the_joint_named():
+    oof = fake_oof()
+    with pytest.raises(RaDataError, match="missing column"):
+        cmp.reader_rows(fake_readers(oof).drop(columns=["grade"]), oof)
+    twice = pd.concat([oof, oof[oof["model"] == "siso"].iloc[:1]])
+    with pytest.raises(RaDataError, match=r"'siso' scores joint IMG000:L erosion/ip more than once"):
+        cmp.table4_ci(twice, n_boot=N_BOOT)
+    relabelled = oof.copy()
+    relabelled.loc[relabelled.index[-1], "label"] = 1 - relabelled["label"].iloc[-1]
+    with pytest.raises(RaDataError, match="differs between 'mimo_local' and 'siso'"):
+        cmp.table4_ci(relabelled, n_boot=N_BOOT)
+
+
 def test_table4_estimates_match_sklearn():
     oof = fake_oof()
     table = cmp.table4_ci(oof, n_boot=N_BOOT)
@@ -186,7 +200,7 @@ def test_region_without_positives_gives_nan_not_an_error():
         assert wrist.loc[(model, "pr_auc"), "n_valid"] == 0
         assert 0 <= wrist.loc[(model, "specificity"), "estimate"] <= 1
     assert not wrist.loc[("mimo_local", "sensitivity"), "significant"]
-    assert cmp.table4_wide(table).loc[("erosion", "wrist", "sensitivity"), "SISO"] == "-"
+    assert cmp.table4_wide(table).loc[("erosion", "wrist", "SISO"), "sensitivity"] == "-"
 
 
 def test_significance_marks_against_siso_are_holm_adjusted():
@@ -202,8 +216,10 @@ def test_significance_marks_against_siso_are_holm_adjusted():
     assert rows.loc[["mimo_local", "mimo_one_hand"], "p_holm"].tolist() == pytest.approx(
         multipletests(raw, method="holm")[1].tolist())
     wide = cmp.table4_wide(table)
-    assert wide.loc[("erosion", "all", "f_measure"), "MIMO local"].endswith("*")
-    assert list(wide.columns) == ["SISO", "MIMO local", "MIMO one-hand"]
+    assert wide.loc[("erosion", "all", "MIMO local"), "F-measure"].endswith("*")
+    assert not wide.loc[("erosion", "all", "MIMO one-hand"), "F-measure"].endswith("*")
+    assert list(wide.columns) == ["sensitivity", "specificity", "F-measure", "PR-AUC (AP)"]
+    assert [m for k, r, m in wide.index if r == "all"] == ["SISO", "MIMO local", "MIMO one-hand"]
 
 
 def test_readers_in_table4_with_their_mean():
@@ -211,7 +227,8 @@ def test_readers_in_table4_with_their_mean():
     predictions = pd.concat([oof, cmp.reader_rows(fake_readers(oof), oof)], ignore_index=True)
     table = cmp.table4_ci(predictions, n_boot=N_BOOT)
     block = table[(table["region"] == "all") & (table["metric"] == "sensitivity")].set_index("model")
-    assert block.loc["mean of readers", "estimate"] == pytest.approx(block.loc[["reader r1", "reader r2"], "estimate"].mean())
+    readers_mean = block.loc[["reader r1", "reader r2"], "estimate"].mean()
+    assert block.loc["mean of readers", "estimate"] == pytest.approx(readers_mean)
     assert math.isnan(block.loc["mean of readers", "lower"])
     assert block.loc["reader r1", "p"] == block.loc["reader r1", "p"]  # readers are compared with SISO too
     assert cmp.ordered_models(table["model"]) == ["siso", "mimo_local", "reader r1", "reader r2", "mean of readers"]
@@ -220,9 +237,9 @@ def test_readers_in_table4_with_their_mean():
 def test_table4_vs_published_pairs_models_with_the_paper():
     table = cmp.table4_ci(fake_oof(), n_boot=N_BOOT)
     side = cmp.table4_vs_published(table, published.table4())
-    assert side.loc[("erosion", "all", "f_measure"), ("MIMO local", "paper")] == "0.70"
+    assert side.loc[("erosion", "all", "MIMO local"), ("F-measure", "paper")] == "0.70"
     siso = table.query("region == 'all' and metric == 'f_measure' and model == 'siso'")["estimate"].iloc[0]
-    assert side.loc[("erosion", "all", "f_measure"), ("SISO", "book")].startswith(f"{siso:.2f} [")
+    assert side.loc[("erosion", "all", "SISO"), ("F-measure", "book")].startswith(f"{siso:.2f} [")
 
 
 def test_pr_auc_definitions_show_the_trapezoid_optimism_for_readers():
@@ -345,8 +362,8 @@ def test_stage_values_from_metrics_json():
     stage2 = {"detection_rate": {"dlc/erosion": 0.97, "dlc/jsn": 0.96, "frcnn/erosion": 0.5},
               "mean_error_paper_px": {"dlc/erosion": 4.0, "dlc/jsn": 5.0}, "frcnn_map_iou50": 0.91, "seconds": 3.0}
     got = {v["id"]: v["book"] for v in cmp.detection_values(stage2)}
-    assert got == {"001.detection_rate.erosion": 0.97, "001.detection_rate.jsn": 0.96, "001.distance_error.erosion": 4.0,
-                   "001.distance_error.jsn": 5.0, "002.box_map50": 0.91}
+    assert got == {"001.detection_rate.erosion": 0.97, "001.detection_rate.jsn": 0.96,
+                   "001.distance_error.erosion": 4.0, "001.distance_error.jsn": 5.0, "002.box_map50": 0.91}
     other = {"dlc": {"detection_rate": {"erosion": {"all_joints": 0.97}, "jsn": {"all_joints": 0.96}}},
              "frcnn": {"map50": 0.91}, "heatmap_size": 64}
     got = {v["id"]: (v["book"], v["book_source"]) for v in cmp.detection_values(other)}

@@ -28,7 +28,8 @@ def test_truth_boxes_map_into_the_model_input_and_mirror():
 
 
 def test_model_is_untrained_and_uses_scaled_anchors():
-    model = frcnn_detector.build_model("mobilenet_v3", 2, 64, anchor_side=10.0)
+    model = frcnn_detector.build_model("mobilenet_v3", 2, 64, anchor_side=10.0, box_head_width=32)
+    assert model.roi_heads.box_head.fc7.out_features == 32
     sizes = model.rpn.anchor_generator.sizes
     assert len(sizes) == 3 and sizes[0][2] == pytest.approx(10.0) and sizes[0][0] == pytest.approx(5.0)
     assert model.roi_heads.box_predictor.cls_score.out_features == 3
@@ -44,7 +45,8 @@ def test_model_is_untrained_and_uses_scaled_anchors():
 def test_local_weights_load_where_shapes_match(tmp_path):
     source = frcnn_detector.build_model("mobilenet_v3", 5, 64, anchor_side=10.0)
     torch.save(source.state_dict(), tmp_path / "coco.pt")
-    model = frcnn_detector.build_model("mobilenet_v3", 2, 64, anchor_side=10.0, weights_path=str(tmp_path / "coco.pt"))
+    model = frcnn_detector.build_model("mobilenet_v3", 2, 64, anchor_side=10.0,
+                                       weights_path=str(tmp_path / "coco.pt"))
     name = "backbone.body.0.0.weight"
     assert torch.equal(model.state_dict()[name], source.state_dict()[name])
     torch.save({"nothing": torch.zeros(1)}, tmp_path / "bad.pt")

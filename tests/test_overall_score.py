@@ -121,6 +121,9 @@ def test_score_data_uses_training_split_statistics():
     data = _toy_data()
     train = data.units[data.units["split"] == "train"]["score"]
     assert data.zscore.mean == pytest.approx(train.mean())
+    train_pixels = data.images[data.indices("train")].double()
+    assert data.pixel_mean == pytest.approx(train_pixels.mean().item())
+    assert data.pixel_sd == pytest.approx(train_pixels.std().item(), rel=1e-3)
     x, y = data.dataset("val")[0]
     assert x.shape == (1, 20, 20) and y.dtype == torch.float32
     with pytest.raises(ValueError, match="val split is empty"):
