@@ -127,7 +127,7 @@ def _execute(stage: str, parameters: dict, executed_dir: Path) -> None:
 def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir: str = "_build",
         params: dict | None = None, force: bool = False, render_html: bool = True) -> list[StageResult]:
     """Run stages in order (all by default), then render. Returns one result per stage."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     build = (REPO_ROOT / build_dir).resolve()
     all_stages = discover_stages()

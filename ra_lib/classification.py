@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ra_lib import metrics
 from ra_lib.classification_models import MODEL_LABELS, MODEL_TYPES, build_model, masked_bce_sum

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import ndimage
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ra_lib import artifacts, sites
 

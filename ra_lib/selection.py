@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ra_lib import metrics
 from ra_lib.errors import ImageReadError, RaDataError
