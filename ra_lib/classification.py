@@ -164,10 +164,9 @@ class Samples:
                 "samples_missing_hand": int(lacking_hand.sum())}
 
 
-def build_samples(joints: pd.DataFrame, model_type: str, group: str) -> Samples:
-    """Samples of ``model_type`` for one joint group from :func:`joint_table`'s output."""
-    kind = joints["kind"].iloc[0] if len(joints) else ""
-    sites = [s.site for s in sites_in_group(kind, group)] if len(joints) else []
+def build_samples(joints: pd.DataFrame, kind: str, group: str, model_type: str) -> Samples:
+    """Samples of ``model_type`` for one joint group from :func:`joint_table`'s output for ``kind``."""
+    sites = [s.site for s in sites_in_group(kind, group)]
     sub = joints[joints["site"].isin(sites)]
     pos = pd.Series(sub.index, index=pd.MultiIndex.from_arrays([sub["pair"], sub["hand"], sub["site"]]))
     if model_type == "siso":
@@ -330,6 +329,7 @@ def run_cv(images: np.ndarray, index: pd.DataFrame, folds: pd.DataFrame, cfg, se
 
     ``images`` / ``index``: the crop store; ``folds``: ``(patient, fold)``. ``cfg.test_folds``
     ``None`` runs every fold (full OOF coverage); a subset predicts only those folds' patients.
+    ``progress``: one tqdm bar over the trainings (one per kind, group, model type and test fold).
     """
     device = select_device(device)
     fold_ids = sorted(folds["fold"].unique())
@@ -342,12 +342,15 @@ def run_cv(images: np.ndarray, index: pd.DataFrame, folds: pd.DataFrame, cfg, se
             if group not in GROUPS[kind]:
                 continue  # a group of the other kind (e.g. "CMC-M" while running JSN)
             for model_type in cfg.models:
-                samples = build_samples(joints, model_type, group)
+                samples = build_samples(joints, kind, group, model_type)
                 counts[f"{kind}/{group}/{model_type}"] = samples.counts()
                 plans += [(samples, fold) for fold in test_folds]
     oof, runs, histories = [], [], []
-    for samples, fold in tqdm(plans, desc="trainings (kind, group, model, fold)", disable=not progress):
-        test, probabilities, history, summary = train_fold(tensor, samples, fold_ids, fold, cfg, seed, device, progress)
+    bar = tqdm(plans, desc="trainings", unit="fold", disable=not progress)
+    for samples, fold in bar:
+        bar.set_postfix_str(f"{samples.kind} {samples.group} {samples.model_type} fold {fold}")
+        test, probabilities, history, summary = train_fold(tensor, samples, fold_ids, fold, cfg, seed, device,
+                                                           progress=False)
         runs.append(summary)
         histories.append(history)
         oof.append(_oof_rows(samples, test, probabilities, fold))

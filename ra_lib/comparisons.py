@@ -17,7 +17,6 @@ the file and the column.
 """
 from __future__ import annotations
 
-import gc
 from itertools import combinations
 from typing import Callable, Iterable
 
@@ -190,16 +189,8 @@ def paired_scores(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
 
 
 def holm(pvalues):
-    """Holm-adjusted p-values (:func:`ra_lib.stats.adjust_pvalues`; nan stays nan and is not counted).
-
-    statsmodels' Holm runs ``gc.collect()`` on every call (0.1-0.5 s once torch is loaded, and a table
-    needs dozens of calls), so the objects that exist already are frozen for the collector meanwhile.
-    """
-    gc.freeze()
-    try:
-        return stats.adjust_pvalues(pvalues, "holm")
-    finally:
-        gc.unfreeze()
+    """Holm-adjusted p-values (nan stays nan and is not counted)."""
+    return stats.adjust_pvalues(pvalues, "holm")
 
 
 def _holm(table: pd.DataFrame, column: str, by: list[str]) -> pd.Series:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ra_lib import detection_eval, sites, training
 

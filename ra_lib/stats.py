@@ -11,6 +11,8 @@ dropped and counted in ``n_valid``.
 """
 from __future__ import annotations
 
+import gc
+
 import warnings
 from typing import Callable, Iterator, NamedTuple
 
@@ -117,6 +119,9 @@ def adjust_pvalues(pvalues, method: str = "holm"):
 
     ``method`` is any statsmodels name ("holm", "bonferroni", "fdr_bh", ...). nan
     p-values stay nan and do not count as tests. A Series keeps its index.
+
+    statsmodels runs ``gc.collect()`` on every call (0.1-0.5 s once torch is loaded, and a table
+    needs dozens of calls), so objects that already exist are frozen for the collector meanwhile.
     """
     values = np.asarray(pvalues, dtype=float)
     if values.ndim != 1:
@@ -126,7 +131,11 @@ def adjust_pvalues(pvalues, method: str = "holm"):
         raise ValueError("pvalues must lie in [0, 1]")
     adjusted = np.full_like(values, np.nan)
     if present.any():
-        adjusted[present] = multipletests(values[present], method=method)[1]
+        gc.freeze()
+        try:
+            adjusted[present] = multipletests(values[present], method=method)[1]
+        finally:
+            gc.unfreeze()
     if isinstance(pvalues, pd.Series):
         return pd.Series(adjusted, index=pvalues.index, name=pvalues.name)
     return adjusted

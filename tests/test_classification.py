@@ -64,7 +64,7 @@ def test_joint_table_names_bad_input():
 def test_samples_cover_every_joint_once(model_type, group, k):
     _, index, folds = fake_store(n_patients=3)
     joints, _ = clf.joint_table(index, folds, "erosion")
-    samples = clf.build_samples(joints, model_type, group)
+    samples = clf.build_samples(joints, "erosion", group, model_type)
     assert samples.rows.shape[1] == k
     present = samples.rows[samples.rows >= 0]
     assert len(present) == len(set(present)) == int((joints["group"] == group).sum())
@@ -76,8 +76,8 @@ def test_samples_cover_every_joint_once(model_type, group, k):
 def test_missing_contralateral_hand_is_masked_and_counted():
     _, index, folds = fake_store(n_patients=4, one_hand_patients=(2,))
     joints, _ = clf.joint_table(index, folds, "jsn")
-    local = clf.build_samples(joints, "mimo_local", "MCP")
-    both = clf.build_samples(joints, "mimo_both_hands", "MCP")
+    local = clf.build_samples(joints, "jsn", "MCP", "mimo_local")
+    both = clf.build_samples(joints, "jsn", "MCP", "mimo_both_hands")
     assert local.counts() == {"samples": 4 * 5, "masked_inputs": 5, "samples_missing_hand": 5}
     assert both.counts() == {"samples": 4, "masked_inputs": 5, "samples_missing_hand": 1}
     lonely = both.rows[(both.rows < 0).any(1)][0]
@@ -93,9 +93,9 @@ def test_hands_of_one_visit_pair_across_images():
     index.loc[right, "hand_id"] = index.loc[right, "image_id"] + ":R"
     visits = {"img0": "v0", "img0-right": "v0", "img1": "v1", "img1-right": "v1"}
     joints, _ = clf.joint_table(index, folds, "erosion", visits)
-    assert clf.build_samples(joints, "mimo_local", "wrist").counts()["samples_missing_hand"] == 0
+    assert clf.build_samples(joints, "erosion", "wrist", "mimo_local").counts()["samples_missing_hand"] == 0
     unpaired, _ = clf.joint_table(index, folds, "erosion")
-    assert clf.build_samples(unpaired, "mimo_local", "wrist").counts()["samples_missing_hand"] == 16
+    assert clf.build_samples(unpaired, "erosion", "wrist", "mimo_local").counts()["samples_missing_hand"] == 16
 
 
 def test_visits_from_images_pairs_same_day_images():
@@ -149,7 +149,7 @@ def test_crop_batches_fill_missing_inputs_with_zeros_and_augment_copies():
 def test_train_fold_uses_the_paper_rotation():
     images, index, folds = fake_store(n_patients=16)
     joints, _ = clf.joint_table(index, folds, "erosion")
-    samples = clf.build_samples(joints, "siso", "wrist")
+    samples = clf.build_samples(joints, "erosion", "wrist", "siso")
     fold_ids = list(range(8))
     for test_fold in (0, 7):
         train_folds, val_fold, _ = rotation(fold_ids, test_fold)
@@ -233,3 +233,12 @@ def test_profiles_resolve_and_cover_the_same_knobs():
     paper = resolve(clf.PROFILES, "paper")
     assert (paper.backbone, paper.epochs, paper.patience, paper.train_size) == ("vgg16", 100, 10, 10_000)
     assert len(sites_in_group("erosion", "PIP-IP")) == 5
+
+
+def test_train_size_and_batches_count_crops():
+    images, index, folds = fake_store(n_patients=8)
+    joints, _ = clf.joint_table(index, folds, "erosion")
+    samples = clf.build_samples(joints, "erosion", "MCP", "mimo_one_hand")  # 5 crops per sample
+    _, _, _, summary = clf.train_fold(torch.as_tensor(images), samples, list(range(8)), 0,
+                                      tiny_cfg(train_size=400), seed=0, device=torch.device("cpu"), progress=False)
+    assert summary["n_train_balanced"] == 2 * (400 // 5 // 2)  # 400 crops = 80 samples, 40 per class
