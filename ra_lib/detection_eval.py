@@ -306,17 +306,31 @@ def rates_by_landmark(evaluated: pd.DataFrame) -> pd.DataFrame:
 def distance_errors(evaluated: pd.DataFrame) -> pd.DataFrame:
     """Fig. 4 in numbers: mean and SD of the distance error per detector, kind and group.
 
-    Columns: detector, kind, group, n (detected sites), mean_paper_px, sd_paper_px, mean_rel, sd_rel.
-    Missing detections are left out (as the paper's error is only defined for a detected centre).
+    Columns: detector, kind, group, n (detected sites), mean_paper_px, sd_paper_px, median_paper_px,
+    mean_rel, sd_rel. Missing detections are left out (the error needs a detected centre).
     """
     data = _with_all_joints(evaluated.dropna(subset=["error_px"]))
     rows = []
     for (detector, kind, group), part in data.groupby(["detector", "kind", "group"], sort=False):
         err, rel = part["error_paper_px"], part["error_rel"]
-        rows.append((detector, kind, group, len(part), err.mean(), err.std(ddof=1), rel.mean(), rel.std(ddof=1)))
+        rows.append((detector, kind, group, len(part), err.mean(), err.std(ddof=1), err.median(), rel.mean(),
+                     rel.std(ddof=1)))
     out = pd.DataFrame(rows, columns=["detector", "kind", "group", "n", "mean_paper_px", "sd_paper_px",
-                                      "mean_rel", "sd_rel"])
+                                      "median_paper_px", "mean_rel", "sd_rel"])
     return _sorted(out)
+
+
+def format_distance_errors(errors: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 4's numbers: rows (kind, group), one column per detector, ``"mean +- SD (median)"`` in paper px,
+    and paper 001's own ``"mean +- SD"``."""
+    cells = errors.assign(cell=[f"{m:.0f} ± {s:.0f} ({md:.0f})" for m, s, md in
+                                zip(errors["mean_paper_px"], errors["sd_paper_px"], errors["median_paper_px"])])
+    table = cells.pivot_table(index=["kind", "group"], columns="detector", values="cell", aggfunc="first")
+    rows = [(k, g) for k in sites.KINDS for g in _group_order(k) if (k, g) in table.index]
+    table = table.reindex(index=pd.MultiIndex.from_tuples(rows, names=["kind", "group"]),
+                          columns=list(dict.fromkeys(errors["detector"])))
+    table["paper 001"] = [f"{PAPER_DISTANCE_ERROR[r][0]} ± {PAPER_DISTANCE_ERROR[r][1]}" for r in table.index]
+    return table
 
 
 def _sorted(table: pd.DataFrame) -> pd.DataFrame:

@@ -146,6 +146,11 @@ def test_distance_errors_are_mean_and_sd_per_group():
     assert errors.loc[("erosion", "PIP-IP"), "mean_paper_px"] == pytest.approx(expected.mean())
     assert errors.loc[("erosion", "PIP-IP"), "sd_paper_px"] == pytest.approx(expected.std(ddof=1))
     assert errors.loc[("erosion", "PIP-IP"), "n"] == 5
+    assert errors.loc[("erosion", "PIP-IP"), "median_paper_px"] == 0.0
+    table = de.format_distance_errors(de.distance_errors(ev))
+    assert table.loc[("erosion", "PIP-IP"), "dlc"] == f"30 ± {expected.std(ddof=1):.0f} (0)"
+    assert table.loc[("jsn", "PIP"), "paper 001"] == "5.4 ± 9.4"
+    assert list(table.index.get_level_values("group"))[5:] == ["PIP", "MCP", "CMC", "wrist", "All joints"]
 
 
 def test_missing_phalanx_falls_back_to_the_cohort_median():
