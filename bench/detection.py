@@ -98,7 +98,7 @@ def main() -> None:
     table = pd.DataFrame(rows).set_index("detector")
     print(f"{args.images} hands of {args.size} x {args.size} px, {args.epochs} epoch(s), batch {args.batch_size}, "
           f"{args.threads} torch thread(s)")
-    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    print(table.to_string(float_format=lambda v: f"{v:.3g}"))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ ARCHS = ("mobilenet_v3", "resnet50")
 PROFILES = {
     "smoke": dict(arch="mobilenet_v3", image_size=64, epochs=1, batch_size=4, lr=0.01, box_head_width=128,
                   score_threshold=0.5, weights_path=None),
-    "quick": dict(arch="mobilenet_v3", image_size=128, epochs=30, batch_size=4, lr=0.01, box_head_width=256,
+    "quick": dict(arch="mobilenet_v3", image_size=256, epochs=30, batch_size=4, lr=0.01, box_head_width=256,
                   score_threshold=0.5, weights_path=None),
     "paper": dict(arch="resnet50", image_size=512, epochs=30, batch_size=4, lr=0.01, box_head_width=1024,
                   score_threshold=0.5, weights_path=None),

@@ -44,6 +44,8 @@ N_HAND_SITES = len(HAND_SITES)
 PAPER_INPUT_SIZE = 1024
 #: The paper's model (ResNet-Dwise50); the page's headline and the loss comparison use it.
 MAIN_VARIANT = "IRB"
+#: Fewest test patients for which the page judges a model against the baseline (patient bootstrap).
+MIN_TEST_PATIENTS = 5
 
 _COMMON = dict(
     unit="hand", batch_size=4, lr=1e-3, momentum=0.9, weight_decay=1e-3,  # paper 003 Sec. 4.1
@@ -435,6 +437,16 @@ def agreement_table(predictions: pd.DataFrame, split: str = "test", by: str = "v
     return pd.DataFrame(rows)
 
 
+def mae_versus_baseline(predictions: pd.DataFrame, variant: str = MAIN_VARIANT, split: str = "test",
+                        id_column: str = "hand_id", n_boot: int = 2000, seed: int = 0):
+    """MAE of ``variant`` minus the mean baseline's on one split, with a paired patient-clustered bootstrap
+    interval (:func:`ra_lib.stats.bootstrap_diff`); the model has learned when the interval is below 0."""
+    rows = predictions[(predictions["split"] == split) & predictions["variant"].isin([variant, "mean baseline"])]
+    return stats.bootstrap_diff(rows, metrics.mae, variant, "mean baseline", model_col="variant", score="score_pred",
+                                label="score_true", keys=[id_column, "patient"], cluster="patient", n_boot=n_boot,
+                                seed=seed)
+
+
 def reader_totals(readers: pd.DataFrame, units: pd.DataFrame, id_column: str = "hand_id") -> pd.DataFrame:
     """Overall score of each unit by each reader (wide: ``<id>`` plus one column per reader).
 
@@ -494,10 +506,11 @@ def joint_sum_predictions(grade_predictions: pd.DataFrame, units: pd.DataFrame,
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def table_records(table: pd.DataFrame, key: str) -> dict:
-    """``{row[key]: {column: value}}`` with missing values as ``None`` (for ``metrics.json``)."""
-    indexed = table.set_index(key)
-    return indexed.astype(object).where(indexed.notna(), None).to_dict("index")
+def table_records(table: pd.DataFrame, key: str | None = None) -> dict | list:
+    """Rows for ``metrics.json`` (strict JSON: nan and inf as ``None``): ``{row[key]: {column: value}}``, or a list."""
+    indexed = table.set_index(key) if key else table
+    clean = indexed.astype(object).where(indexed.notna() & ~indexed.isin([np.inf, -np.inf]), None)
+    return clean.to_dict("index") if key else clean.to_dict("records")
 
 
 # --- figures ----------------------------------------------------------------------------------

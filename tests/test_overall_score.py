@@ -166,6 +166,19 @@ def test_agreement_matches_scipy():
     assert row["t"] == pytest.approx(reference.statistic) and row["p_t_test"] == pytest.approx(reference.pvalue)
 
 
+def test_mae_versus_baseline_interval():
+    rng = np.random.default_rng(1)
+    true = rng.uniform(0, 60, 40)
+    common = {"hand_id": [f"h{i}" for i in range(40)], "patient": [f"P{i // 2}" for i in range(40)],
+              "score_true": true, "split": "test"}
+    table = pd.concat([pd.DataFrame({**common, "variant": "mean baseline", "score_pred": 30.0}),
+                       pd.DataFrame({**common, "variant": "IRB", "score_pred": true + rng.normal(0, 2, 40)})])
+    result = os5.mae_versus_baseline(table, n_boot=200)
+    assert result.diff == pytest.approx(np.mean(np.abs(table["score_pred"].iloc[40:] - true)) -
+                                        np.mean(np.abs(30.0 - true)))
+    assert result.upper < 0
+
+
 def test_reader_totals_and_table_2():
     readers = pd.concat([
         _scores({"a:L": 1, "a:R": 2, "b:R": 0}).assign(reader_id="r1"),
@@ -192,3 +205,9 @@ def test_joint_sum_predictions_sum_complete_held_out_hands():
     assert out.to_dict("records") == [{"hand_id": "a:L", "patient": "P1", "variant": "sum of stage-4 joint grades (m)",
                                        "score_true": 31, "score_pred": 62, "split": "test"}]
     assert os5.joint_sum_predictions(grades.iloc[1:], units).empty  # a:L lacks one site
+
+
+def test_table_records_are_strict_json():
+    table = pd.DataFrame({"variant": ["a", "b"], "t": [np.inf, 1.5], "r": [np.nan, 0.2]})
+    assert os5.table_records(table, "variant") == {"a": {"t": None, "r": None}, "b": {"t": 1.5, "r": 0.2}}
+    assert os5.table_records(table)[1] == {"variant": "b", "t": 1.5, "r": 0.2}
