@@ -51,7 +51,8 @@ def bench_dlc(images, points, epochs: int, net_type: str, batch_size: int) -> di
     n = len(images)
     train_idx, test_idx = list(range(n - 2)), [n - 2, n - 1]
     with tempfile.TemporaryDirectory() as folder:
-        project = dlc_detector.write_project(folder, images, points, sites.HAND_LANDMARKS, train_idx, test_idx, net_type)
+        project = dlc_detector.write_project(folder, images, points, sites.HAND_LANDMARKS, train_idx, test_idx,
+                                             net_type)
         with Clock() as fit:
             dlc_detector.train(project, epochs, batch_size, lr=1e-3)
         with Clock() as infer:
@@ -65,7 +66,8 @@ def bench_frcnn(images, points, epochs: int, arch: str, batch_size: int) -> dict
     frames = [detection_eval.HandFrame(f"h{i}:R", 0, images.shape[-1], images.shape[-1], images.shape[-1], False)
               for i in range(len(images))]
     landmarks = pd.DataFrame([(f.hand_id, lm, x, y) for f, pts in zip(frames, points)
-                              for lm, (x, y) in zip(sites.HAND_LANDMARKS, pts)], columns=["hand_id", "landmark", "x", "y"])
+                              for lm, (x, y) in zip(sites.HAND_LANDMARKS, pts)],
+                             columns=["hand_id", "landmark", "x", "y"])
     truth = detection_eval.truth_boxes(landmarks)
     settings = SimpleNamespace(**{**frcnn_detector.PROFILES["quick"], "arch": arch, "epochs": epochs,
                                   "batch_size": batch_size})

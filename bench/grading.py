@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
         store, scores, folds = load_crop_store(args.store), cohort.scores, cohort.folds
     else:
         (store, scores), folds = grading.toy_crop_store(args.patients, crop_size=64, seed=args.seed), None
-    data = grading.prepare_data(store, scores, settings.crop_size, settings.test_fraction, args.seed,
-                                folds=folds, test_fold=settings.test_fold)
+    data = grading.prepare_data(store, scores, settings.crop_size, folds, settings.test_fold, settings.n_folds,
+                                args.seed)
     prepare_s = time.perf_counter() - wall_start
     graded = grading.run_grading(data, settings, args.seed, progress=False)
     regressed = cdf.run_cdf_regression(data, settings, args.seed, progress=False) if cdf.has_targets(data) else None

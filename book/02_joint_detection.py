@@ -121,9 +121,9 @@ dlc_summary
 # on boxes of paper 001's sizes around the labelled centres. The paper fine-tuned a COCO model on 90 % of
 # 367 patients; here it starts untrained (or from `frcnn_weights_path`) on the same training hands as
 # DeepLabCut. Its MobileNet features are 16 and 32 times coarser than the input, so it gets larger inputs
-# than DeepLabCut (256 px in `quick`; at 128 px it fell below the baseline), and its anchors are sized to
-# the joint boxes; to fit a CPU budget its box head is narrower and it proposes fewer regions than
-# torchvision's COCO settings (`ra_lib.frcnn_detector.PROPOSALS`).
+# than DeepLabCut (256 px in `quick`; at 128 px it missed more JSN joints than the baseline), and its
+# anchors are sized to the joint boxes; to fit a CPU budget its box head is narrower and it proposes fewer
+# regions than torchvision's COCO settings (`ra_lib.frcnn_detector.PROPOSALS`).
 
 # %%
 if frcnn_cfg.image_size == dlc_cfg.image_size:
@@ -180,8 +180,9 @@ check = detection_eval.versus_baseline(rates)
 lines = [f"- {r.detector} {r.kind}: {100 * r.rate:.1f} % against {100 * r.baseline_rate:.1f} % for the baseline"
          for r in check.itertuples()]
 losers = check[~check.beats_baseline]
+loser_names = ", ".join(f"{r.detector} ({r.kind})" for r in losers.itertuples())
 verdict = ("Both detectors beat the baseline for both kinds." if losers.empty else
-           f"Not better than the mean-position baseline: {', '.join(f'{r.detector} ({r.kind})' for r in losers.itertuples())}. "
+           f"Not better than the mean-position baseline: {loser_names}. "
            "With this profile's few epochs, small inputs and randomly initialised backbones on "
            f"{len(split['train'])} labelled hands, the detector has not learnt more than the average layout of a "
            "hand; the paper's numbers need its ImageNet-initialised ResNet-50 at 256 px (the `paper` profile).")
@@ -279,7 +280,7 @@ metrics = {
     "crops_flagged": n_flagged,
     "seconds": time.perf_counter() - started,
 }
-store.write_json(metrics, out / "metrics.json")
+metrics_path = store.write_json(metrics, out / "metrics.json")
 
 # %% [markdown]
 # ## Summary

@@ -62,14 +62,14 @@ started = time.perf_counter()
 # ## The crops and their grades
 #
 # Stage 2 cut one crop per hand and joint. Every scored site of every hand is a row to grade here; a crop
-# the detector flagged (a missing or unlikely joint centre) never enters training or the metrics. The test
-# split is the cohort's patient fold 0, the same held-out patients as stage 5, so that stage can add up
-# these grades per hand and compare with its direct regression (one fold of eight, 12.5 % of the patients,
-# where paper 002 held out 10 %).
+# the detector flagged (a missing or unlikely joint centre) never enters training or the metrics. Patients
+# are split by the cohort's folds exactly as in stage 5: fold 0 is the test split, fold 1 validates (early
+# stopping and the choice of the best epoch), the rest train. Stage 5 can therefore add up these grades
+# per test hand and compare them with its direct regression. (Paper 002 held out 10 % and does not
+# mention early stopping; paper 004 stopped its models early.)
 
 # %%
-data = grading.prepare_data(crops, cohort.scores, settings.crop_size, settings.test_fraction, seed,
-                            folds=cohort.folds, test_fold=settings.test_fold)
+data = grading.prepare_data(crops, cohort.scores, settings.crop_size, cohort.folds, settings.test_fold)
 split_table = (data.rows.groupby(["kind", "split", "status"]).size().unstack("status", fill_value=0)
                .reindex(columns=["ok", "flagged", "no_crop"], fill_value=0))
 display(Markdown(f"{data.counts['rows']} scored hand sites; {data.counts['flagged']} flagged crops and "
@@ -113,9 +113,9 @@ store.save_figure(fig, out / "learning_curves.png")
 plt.show()
 
 # %% [markdown]
-# Loss per epoch on the training crops (solid) and on the test crops (dashed; recorded only, not used to
-# stop or select). Weighted and oversampled losses weigh the rare grades more, so their levels are not
-# comparable with (a)'s.
+# Loss per epoch on the training crops (solid) and on the validation crops (dashed); each network keeps
+# its best validation epoch. For (b) and (c) the validation loss is the class-weighted cross-entropy
+# (the balanced objective both remedies train for), so their levels are not comparable with (a)'s.
 
 # %%
 table = grading.grading_metrics(graded.predictions)
@@ -190,7 +190,8 @@ else:
 # %% [markdown]
 # Test-split mean squared and absolute error of the predictive mean (paper 004 Table 3), the absolute error
 # of the median, the CRPS (the point forecast of the one-output model counts as a step), the share of true
-# values inside the 80 % interval, and the share of raw curves that needed the rearrangement.
+# values inside the 80 % interval, and how often and how much the raw curves rose somewhere (the share of
+# curves that needed the rearrangement and their largest step upwards, averaged).
 # Paper 004's Table 3 (the CDF model trained (a) plain, (b) oversampled, (c) class-weighted) for comparison;
 # it reports that the CDF head improved the MSE slightly over one output:
 
@@ -207,20 +208,22 @@ if regressed is not None:
     fig = cdf.plot_predicted_vs_true(regressed)
     store.save_figure(fig, out / "predicted_vs_true.png")
     plt.show()
-    display(Markdown("Predicted mean against true eroded surface on the test split; bars: the CDF head's "
-                     "80 % interval. The dashed line is perfect agreement."))
+    display(Markdown("Predicted median against true eroded surface on the test split (the one-output model's "
+                     "single value); bars: the CDF head's 80 % interval. The dashed line is perfect agreement."))
     fig = cdf.plot_pit(cdf.pit(regressed, seed=seed))
     store.save_figure(fig, out / "pit.png")
     plt.show()
+    coverage = regression_table.set_index("method").loc[cdf.CDF, "coverage_80"]
     display(Markdown("Calibration: the (randomised) probability integral transform of each true value under "
                      "its predicted distribution. Calibrated forecasts give a flat histogram (dashed); a "
-                     "U shape means intervals too narrow, a hump too wide."))
+                     "U shape means intervals too narrow, a hump too wide, a slope towards 1 predictions too "
+                     f"low. {coverage:.0%} of the test joints lie inside their 80 % interval."))
 
 # %% tags=["remove-cell"]
 store.write_table(graded.predictions, out / "grade_predictions.csv")
 if regressed is not None:
     store.write_table(regressed.predictions, out / "cdf_predictions.csv")
-store.write_json({
+metrics_path = store.write_json({
     "profile": profile, "arch": settings.arch, "crop_size": settings.crop_size, "epochs": settings.epochs,
     "regression_epochs": settings.regression_epochs, "counts": data.counts,
     "grading_test": table.to_dict("records"), "learning_check": check.to_dict("records"),

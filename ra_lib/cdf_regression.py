@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from ra_lib import metrics
-from ra_lib.grading import train_network
+from ra_lib.grading import torch_threads, train_network
 from ra_lib.training import predict
 
 N_THRESHOLDS = 101
@@ -159,12 +159,14 @@ class RegressionResult:
     """Per-row predictions of each method and their (monotone) predictive survival curves.
 
     ``survival[method]`` has one row per row of ``predictions[predictions.method == method]``, in order.
-    ``non_monotone[method]``: fraction of raw CDF-head curves that needed the monotonicity repair.
+    ``non_monotone[method]``: fraction of raw CDF-head curves that needed the monotonicity repair;
+    ``max_rise[method]``: their largest increase from one threshold to the next, averaged over curves.
     """
 
     predictions: pd.DataFrame
     survival: dict
     non_monotone: dict
+    max_rise: dict
     histories: pd.DataFrame
     timings: pd.DataFrame
 
@@ -185,7 +187,7 @@ def train_regressor(data, method: str, settings, seed: int, device, progress: bo
         return (data.images[rows["image_row"].to_numpy()],
                 torch.as_tensor(rows["eroded_pct"].to_numpy(), dtype=torch.float32))
 
-    train, test = tensors(data.select("erosion", "train")), tensors(data.select("erosion", "test"))
+    train, val = tensors(data.select("erosion", "train")), tensors(data.select("erosion", "val"))
     if len(train[1]) == 0:
         raise ValueError("no usable erosion crops with eroded_pct in the training split")
 
@@ -194,18 +196,19 @@ def train_regressor(data, method: str, settings, seed: int, device, progress: bo
 
     outputs, loss_fn = (N_THRESHOLDS, crps_loss) if method == CDF else (1, scaled_mse_loss)
     return train_network(*train, outputs, loss_fn, optimizer, settings, settings.regression_epochs, seed, device,
-                         monitor=test if len(test[1]) else None, desc=f"regression {method}", progress=progress)
+                         val=val if len(val[1]) else None, desc=f"regression {method}", progress=progress)
 
 
-def _predict_outputs(model, images, device, method) -> np.ndarray:
+def _predict_outputs(model, images, device, method, threads) -> np.ndarray:
     loader = DataLoader(TensorDataset(images), batch_size=256)
-    if method == CDF:
-        return predict(model, loader, device, transform=torch.sigmoid)
-    return predict(model, loader, device).reshape(-1) * 100.0
+    with torch_threads(threads):
+        if method == CDF:
+            return predict(model, loader, device, transform=torch.sigmoid)
+        return predict(model, loader, device).reshape(-1) * 100.0
 
 
 def run_cdf_regression(data, settings, seed: int = 0, device="cpu", progress: bool = True) -> RegressionResult:
-    """Train each ``settings.regression_methods`` and predict every erosion row (train and test).
+    """Train each ``settings.regression_methods`` and predict every erosion row (all splits).
 
     Rows without a usable crop get the training targets' empirical distribution (``imputed``).
     """
@@ -213,20 +216,22 @@ def run_cdf_regression(data, settings, seed: int = 0, device="cpu", progress: bo
     usable = (rows["image_row"] >= 0).to_numpy()
     train_pct = data.select("erosion", "train")["eroded_pct"].dropna()
     prior = survival_from_samples(train_pct)
-    tables, survivals, non_monotone, histories, timings = [], {}, {}, [], []
+    tables, survivals, non_monotone, max_rise, histories, timings = [], {}, {}, {}, [], []
     for method in settings.regression_methods:
         trained = train_regressor(data, method, settings, seed, device, progress)
         images = data.images[rows["image_row"].to_numpy()[usable]]
         survival = np.tile(prior, (len(rows), 1))
         if method == CDF:
-            raw = _predict_outputs(trained.model, images, device, method)
+            raw = _predict_outputs(trained.model, images, device, method, settings.threads)
             non_monotone[method] = float(np.mean(~is_monotone(raw))) if len(raw) else float("nan")
+            max_rise[method] = float(np.mean(np.clip(np.diff(raw, axis=1).max(axis=1), 0, None))) \
+                if len(raw) else float("nan")
             survival[usable] = monotone_survival(raw)
             q10, median, q90 = quantiles(survival, (INTERVAL[0], 0.5, INTERVAL[1])).T
             mean = expected_value(survival)
         else:
             mean = np.full(len(rows), expected_value(prior[None, :])[0])
-            mean[usable] = np.clip(_predict_outputs(trained.model, images, device, method), 0, 100)
+            mean[usable] = np.clip(_predict_outputs(trained.model, images, device, method, settings.threads), 0, 100)
             survival = point_mass_survival(mean)
             median, q10, q90 = mean, np.full(len(rows), np.nan), np.full(len(rows), np.nan)
         survivals[method] = survival
@@ -239,7 +244,7 @@ def run_cdf_regression(data, settings, seed: int = 0, device="cpu", progress: bo
         timings.append({"method": method, "seconds": trained.seconds, "samples": trained.samples_seen,
                         "samples_per_s": trained.samples_seen / max(trained.seconds, 1e-9)})
     return RegressionResult(pd.concat(tables, ignore_index=True)[PREDICTION_COLUMNS], survivals, non_monotone,
-                            pd.concat(histories, ignore_index=True), pd.DataFrame(timings))
+                            max_rise, pd.concat(histories, ignore_index=True), pd.DataFrame(timings))
 
 
 def _evaluable_mask(table: pd.DataFrame, split: str) -> np.ndarray:
@@ -248,7 +253,7 @@ def _evaluable_mask(table: pd.DataFrame, split: str) -> np.ndarray:
 
 def regression_metrics(result: RegressionResult, split: str = "test") -> pd.DataFrame:
     """Paper 004 Table 3 per method (MSE and MAE of the predictive mean), plus MAE of the median,
-    the discrete CRPS, the 80 % interval coverage and the share of repaired (non-monotone) curves."""
+    the discrete CRPS, the 80 % interval coverage and the share and size of monotonicity repairs."""
     rows = []
     for method, survival in result.survival.items():
         table = result.predictions[result.predictions["method"] == method]
@@ -265,6 +270,7 @@ def regression_metrics(result: RegressionResult, split: str = "test") -> pd.Data
             # coverage = share of targets inside [q10, q90] (agreement of "inside" with True)
             "coverage_80": metrics.accuracy(inside, np.ones_like(inside)) if has_interval else float("nan"),
             "non_monotone_fraction": result.non_monotone.get(method, float("nan")),
+            "mean_max_rise": result.max_rise.get(method, float("nan")),
         })
     return pd.DataFrame(rows)
 
@@ -308,7 +314,7 @@ def plot_survival_examples(result: RegressionResult, n: int = 6, split: str = "t
 
 
 def plot_predicted_vs_true(result: RegressionResult, split: str = "test"):
-    """Predicted (mean; the CDF head with its 80 % interval) against true eroded surface, one panel per method."""
+    """Predicted median (the CDF head with its 80 % interval) against true eroded surface, one panel per method."""
     import matplotlib.pyplot as plt
 
     methods = list(result.survival)
@@ -317,11 +323,11 @@ def plot_predicted_vs_true(result: RegressionResult, split: str = "test"):
         table = result.predictions[result.predictions["method"] == method]
         sub = table[_evaluable_mask(table, split)]
         if sub["q10"].notna().all():
-            ax.errorbar(sub["pct_true"], sub["mean"], yerr=[sub["mean"] - sub["q10"], sub["q90"] - sub["mean"]],
+            ax.errorbar(sub["pct_true"], sub["median"], yerr=[sub["median"] - sub["q10"], sub["q90"] - sub["median"]],
                         fmt="none", ecolor="#a8dadc", elinewidth=0.8, alpha=0.6)
-        ax.scatter(sub["pct_true"], sub["mean"], s=8, alpha=0.7, color="#1d3557")
+        ax.scatter(sub["pct_true"], sub["median"], s=8, alpha=0.7, color="#1d3557")
         ax.plot([0, 100], [0, 100], color="grey", lw=1, ls="--")
-        ax.set(xlabel="true eroded surface (%)", ylabel="predicted (%)", title=method, xlim=(-3, 103))
+        ax.set(xlabel="true eroded surface (%)", ylabel="predicted median (%)", title=method, xlim=(-3, 103))
     fig.tight_layout()
     return fig
 

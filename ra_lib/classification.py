@@ -172,9 +172,11 @@ def build_samples(joints: pd.DataFrame, kind: str, group: str, model_type: str) 
     if model_type == "siso":
         keys = [[k] for k in pos.index]
     elif model_type == "mimo_one_hand":
-        keys = [[(pair, hand, s) for s in sites] for pair, hand in sub[["pair", "hand"]].drop_duplicates().itertuples(index=False)]
+        hands = sub[["pair", "hand"]].drop_duplicates().itertuples(index=False)
+        keys = [[(pair, hand, s) for s in sites] for pair, hand in hands]
     elif model_type == "mimo_local":
-        keys = [[(pair, h, s) for h in ("L", "R")] for pair, s in sub[["pair", "site"]].drop_duplicates().itertuples(index=False)]
+        pair_sites = sub[["pair", "site"]].drop_duplicates().itertuples(index=False)
+        keys = [[(pair, h, s) for h in ("L", "R")] for pair, s in pair_sites]
     elif model_type == "mimo_both_hands":
         keys = [[(pair, h, s) for h in ("L", "R") for s in sites] for pair in sub["pair"].unique()]
     else:
@@ -248,7 +250,8 @@ class CropBatches:
                 batch, k, height, width = crops.shape
                 moved = crops[aug].reshape(-1, 1, height, width)
                 grid = F.affine_grid(self.thetas[idx][aug].reshape(-1, 2, 3), list(moved.shape), align_corners=False)
-                crops[aug] = F.grid_sample(moved, grid, padding_mode="border", align_corners=False).reshape(-1, k, height, width)
+                moved = F.grid_sample(moved, grid, padding_mode="border", align_corners=False)
+                crops[aug] = moved.reshape(-1, k, height, width)
             yield crops, self.labels[idx]
 
 
@@ -280,7 +283,8 @@ def run_seed(seed: int, *parts) -> int:
 
 
 def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], test_fold: int, cfg,
-               seed: int, device: torch.device, progress: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict]:
+               seed: int, device: torch.device,
+               progress: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict]:
     """Train one model with ``test_fold`` held out; return test sample positions, probabilities
     ``(n_test, k)``, the epoch history and a run summary."""
     train_folds, val_fold, _ = rotation(fold_ids, test_fold)
@@ -418,7 +422,8 @@ def table4(evaluation: pd.DataFrame) -> pd.DataFrame:
                               pr_auc=evaluation["average_precision"])
     long = shown.melt(id_vars=["kind", "region", "model"],
                       value_vars=["sensitivity", "specificity", "f_measure", "pr_auc", "prevalence"], var_name="metric")
-    wide = long.pivot_table(index=["kind", "region", "metric"], columns="model", values="value", sort=False, dropna=False)
+    wide = long.pivot_table(index=["kind", "region", "metric"], columns="model", values="value", sort=False,
+                            dropna=False)
     return wide[list(dict.fromkeys(shown["model"]))]
 
 
@@ -434,7 +439,8 @@ def pr_curves(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def joint_outcomes(oof: pd.DataFrame, index: pd.DataFrame, hand_ids: Sequence[str], threshold: float = 0.5) -> pd.DataFrame:
+def joint_outcomes(oof: pd.DataFrame, index: pd.DataFrame, hand_ids: Sequence[str],
+                   threshold: float = 0.5) -> pd.DataFrame:
     """Per joint of ``hand_ids`` and model: TP / TN / FN / FP at ``threshold`` with its image position (Fig. 7)."""
     part = oof[oof["hand_id"].isin(hand_ids)]
     called = part["probability"] >= threshold
@@ -497,7 +503,8 @@ MODEL_COLOURS = {"siso": "#333333", "mimo_local": "#1f77b4", "mimo_one_hand": "#
 
 
 def plot_pr_curves(curves: pd.DataFrame, evaluation: pd.DataFrame):
-    """Fig. 6: PR curves of the models per kind (rows) and region (columns); readers as points."""
+    """Fig. 6: PR curves of the models per kind (rows) and region (columns), each model's average
+    precision in the corner; readers as single operating points; prevalence dotted."""
     import matplotlib.pyplot as plt
 
     kinds = [k for k in KINDS if k in set(curves["kind"])]
@@ -508,24 +515,28 @@ def plot_pr_curves(curves: pd.DataFrame, evaluation: pd.DataFrame):
             ax = axes[row, col]
             part = curves[(curves["kind"] == kind) & (curves["region"] == region)]
             scores = evaluation[(evaluation["kind"] == kind) & (evaluation["region"] == region)].set_index("model")
-            for model in [m for m in MODEL_TYPES if m in set(part["model"])]:
+            models = [m for m in MODEL_TYPES if m in set(part["model"])]
+            for model in models:
                 curve = part[part["model"] == model]
                 ax.step(np.r_[0, curve["recall"]], np.r_[1, curve["precision"]], where="post", lw=1.3,
-                        color=MODEL_COLOURS[model],
-                        label=f"{MODEL_LABELS[model]} ({scores.loc[model, 'average_precision']:.2f})")
+                        color=MODEL_COLOURS[model], label=MODEL_LABELS[model])
             readers = scores[scores.index.str.startswith("reader ")]
             for i, (name, reader) in enumerate(readers.iterrows()):
                 ax.plot(reader["sensitivity"], reader["precision"], marker="osD^v"[i % 5], ls="", ms=6,
                         mfc="none", mec="#7f3f98", label=name)
             if len(scores):
-                ax.axhline(scores["prevalence"].iloc[0], color="#999999", lw=0.8, ls=":")
+                ax.axhline(scores["prevalence"].iloc[0], color="#999999", lw=0.8, ls=":", label="prevalence")
+            ap = "\n".join(f"{MODEL_LABELS[m]} {scores.loc[m, 'average_precision']:.2f}" for m in models)
+            ax.text(0.98, 0.02, "AP\n" + ap, transform=ax.transAxes, ha="right", va="bottom", fontsize=6,
+                    bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
             ax.set_title(f"{kind} - {region}", fontsize=9)
             ax.set(xlim=(0, 1.02), ylim=(0, 1.02))
-            ax.legend(fontsize=6, loc="lower left")
         axes[row, 0].set_ylabel("precision")
     for ax in axes[-1]:
         ax.set_xlabel("recall (sensitivity)")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=7)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 

@@ -81,7 +81,8 @@ class VGG16Features(nn.Module):
             if not path.is_file():
                 raise FileNotFoundError(f"VGG16 weights file {path} does not exist")
             state = torch.load(path, map_location="cpu", weights_only=True)
-            convs.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
+            convs.load_state_dict({k.removeprefix("features."): v for k, v in state.items()
+                                   if k.startswith("features.")})
         self.features = nn.Sequential(convs, nn.AdaptiveAvgPool2d(pool), nn.Flatten())
         self.out_features = 512 * pool * pool
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))

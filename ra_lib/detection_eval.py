@@ -467,7 +467,7 @@ def plot_distance_errors(evaluated: pd.DataFrame):
                       for g in groups]
             positions = np.arange(len(groups)) + (d - (len(detectors) - 1) / 2) * width
             box = ax.boxplot([v if len(v) else [np.nan] for v in values], positions=positions, widths=width * 0.9,
-                             patch_artist=True, showfliers=False)
+                             patch_artist=True, showfliers=False, medianprops={"color": "black"})
             for patch in box["boxes"]:
                 patch.set_facecolor(plt.cm.tab10(d))
         ax.set_xticks(np.arange(len(groups)), groups, fontsize=8)

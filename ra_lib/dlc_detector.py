@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,12 +145,18 @@ def write_project(folder: str | Path, images: np.ndarray, points: np.ndarray, bo
     """Write a DeepLabCut project for the labelled hands and create its training dataset (shuffle 1).
 
     ``images``: (N, S, S) float in [0, 1]; ``points``: (N, K, 2) model coordinates, NaN = unlabelled;
-    ``train_idx`` / ``test_idx``: positions in ``images`` of the training and held-out hands.
+    ``train_idx`` / ``test_idx``: positions in ``images`` of the training and held-out hands. A project
+    this function wrote before in ``folder`` is replaced (its old snapshots would otherwise be reused);
+    any other non-empty folder is refused.
     """
     import deeplabcut
     from deeplabcut.core.config.project_config import ProjectConfig
 
     folder = Path(folder).resolve()
+    if (folder / "config.yaml").exists() and (folder / "labeled-data" / LABELLED_SET).exists():
+        shutil.rmtree(folder)
+    elif folder.exists() and any(folder.iterdir()):
+        raise ValueError(f"{folder} is not empty and holds no earlier stage-2 DeepLabCut project")
     images = np.asarray(images)
     size = images.shape[-1]
     if images.ndim != 3 or images.shape[1] != size:
@@ -172,10 +179,12 @@ def write_project(folder: str | Path, images: np.ndarray, points: np.ndarray, bo
     train_rows = [r for r, n in enumerate(order) if n < len(train_idx)]
     test_rows = [r for r, n in enumerate(order) if n >= len(train_idx)]
     fraction = round(len(train_rows) / len(names), 2)  # how DeepLabCut names the split
+    # DeepLabCut finds labelled-data/<set> through a (never opened) video named after the set
+    video = str(folder / "videos" / f"{LABELLED_SET}.avi")
     config = ProjectConfig(Task="ra-joints", scorer=SCORER, date="stage2", project_path=folder,
                            bodyparts=list(bodyparts), TrainingFraction=[fraction], iteration=0,
                            default_net_type=net_type, snapshotindex=-1,
-                           video_sets={str(folder / "videos" / f"{LABELLED_SET}.avi"): {"crop": f"0, {size}, 0, {size}"}})
+                           video_sets={video: {"crop": f"0, {size}, 0, {size}"}})
     config_path = folder / "config.yaml"
     config.to_yaml(config_path)
     project = DlcProject(config_path, tuple(bodyparts), size)
@@ -244,6 +253,7 @@ def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: in
                                  snapshot_path=str(snapshot), keepdeconvweights=with_head, epochs=epochs,
                                  batch_size=batch_size, save_epochs=epochs, display_iters=10_000,
                                  pytorch_cfg_updates=updates)
+    snapshot.unlink()  # the trained snapshot holds everything now
     stats = project.train_folder / "learning_stats.csv"
     return pd.read_csv(stats) if stats.exists() else pd.DataFrame()
 

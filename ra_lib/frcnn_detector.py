@@ -37,7 +37,8 @@ PROFILES = {
 #: defaults (2,000 proposals, 512 sampled boxes) are cut to keep CPU training affordable.
 PROPOSALS = dict(rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300, rpn_pre_nms_top_n_test=300,
                  rpn_post_nms_top_n_test=100, box_batch_size_per_image=64)
-#: Anchor sides relative to the median ground-truth box side (five per location, as torchvision's).
+#: Anchor sides relative to the median ground-truth box side: five, placed on the feature levels as
+#: torchvision does (all five on each MobileNet level, one per ResNet-50 FPN level).
 ANCHOR_FACTORS = (0.5, 1 / math.sqrt(2), 1.0, math.sqrt(2), 2.0)
 
 

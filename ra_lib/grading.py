@@ -1,8 +1,9 @@
 """Per-joint grading: JSN 0-4 and erosion 0-5 from one joint crop (papers 002 and 004).
 
 One classifier per kind is trained on the crops of all its sites (paper 002, section 4.2: an
-EfficientNet-B4 on grey crops, SGD lr 1e-3, momentum 0.9, L2 1e-3 for JSN and 5e-3 for erosion,
-90 / 10 split). The three imbalance remedies of paper 004 (section 3.4) are trained on the same
+EfficientNet-B4 on grey crops, SGD lr 1e-3, momentum 0.9, L2 1e-3 for JSN and 5e-3 for erosion).
+Patients are split by the cohort's folds as in stage 5 (test fold, the next fold for validation and
+early stopping, the rest for training; paper 002 held out 10 % without early stopping). The three imbalance remedies of paper 004 (section 3.4) are trained on the same
 data with the same network, optimiser and initial weights, so that only the remedy differs:
 
 * ``plain``: the data as they are (paper 004 a);
@@ -18,6 +19,7 @@ their kind (``imputed=True``) and are left out of every metric. Flagged crops ne
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from ra_lib import metrics
+from ra_lib.folds import patient_folds, rotation
 from ra_lib.sites import EROSION, JSN, KINDS, hand_sites
 from ra_lib.training import fit, predict, seed_everything
 
@@ -50,19 +53,24 @@ PREDICTION_COLUMNS = ["hand_id", "patient", "kind", "site", "split", "method", "
                       *PROBA_COLUMNS, "imputed"]
 
 #: Grading and CDF-regression settings. Grading follows paper 002 (SGD, momentum 0.9, L2 1e-3 for JSN
-#: and 5e-3 for erosion); the regression follows paper 004 (Adam, lr 1e-3). ``quick`` replaces
-#: EfficientNet-B4 at 224 px by :class:`TinyNet` (width 8) at 40 px and raises the SGD learning rate to
-#: 0.01, so that 12 CPU epochs learn (about 140 CPU-seconds of training on the quick cohort); ``paper``
-#: uses paper 002's network and input size and paper 004's 25 epochs and batch of 100.
-_COMMON = dict(momentum=0.9, weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, test_fraction=0.1, test_fold=0,
+#: and 5e-3 for erosion); the regression follows paper 004 (Adam, lr 1e-3). Every network keeps the weights
+#: of its best validation epoch and stops after ``patience`` epochs without improvement (paper 004 stopped
+#: its models early). ``quick`` replaces EfficientNet-B4 at 224 px by :class:`TinyNet` (``width`` 8) at
+#: 40 px and raises the SGD learning rate to 0.01, so that at most 12 CPU epochs learn (about 140
+#: CPU-seconds of training on the quick cohort); ``paper`` uses paper 002's network and input size and
+#: paper 004's 25 epochs and batch of 100. ``threads``: torch CPU threads while training and predicting
+#: (``None``: torch's setting); small networks on a busy 2-core machine run many times slower with 2
+#: threads than with 1, as the threads wait for each other. ``n_folds`` applies only to a cohort without
+#: folds.
+_COMMON = dict(momentum=0.9, weight_decay_jsn=1e-3, weight_decay_erosion=5e-3, n_folds=8, test_fold=0,
                methods=METHODS, regression_methods=("cdf", "one_output"), regression_lr=1e-3, weights_path=None)
 PROFILES = {
     "smoke": dict(_COMMON, arch="tiny", width=8, crop_size=24, epochs=1, regression_epochs=1, batch_size=64,
-                  lr=0.01),
+                  lr=0.01, patience=None, threads=1),
     "quick": dict(_COMMON, arch="tiny", width=8, crop_size=40, epochs=12, regression_epochs=12, batch_size=64,
-                  lr=0.01),
+                  lr=0.01, patience=4, threads=1),
     "paper": dict(_COMMON, arch="efficientnet_b4", width=8, crop_size=224, epochs=25, regression_epochs=25,
-                  batch_size=100, lr=1e-3),
+                  batch_size=100, lr=1e-3, patience=5, threads=None),
 }
 
 
@@ -122,33 +130,26 @@ def _check_grades(df: pd.DataFrame, what: str) -> None:
                              f"at row {bad.index[0]}")
 
 
-def patient_split(patients, test_fraction: float, seed: int) -> dict[str, str]:
-    """``patient -> "train" / "test"``, patient-disjoint; at least one patient on each side.
+def split_patients(patients, folds: pd.DataFrame | None = None, test_fold: int = 0, n_folds: int = 8,
+                   seed: int = 0) -> dict[str, str]:
+    """``patient -> "train" / "val" / "test"`` by paper 001's rotation over patient-disjoint folds
+    (:func:`ra_lib.folds.rotation`): fold ``test_fold`` tests, the next fold validates, the rest train.
 
-    Deterministic given ``seed`` and the *set* of patients.
+    ``folds``: the cohort's ``patient, fold`` table (stage 5 uses the same); ``None`` draws ``n_folds``
+    balanced folds with ``seed`` (:func:`ra_lib.folds.patient_folds`).
     """
     unique = sorted({str(p) for p in patients})
-    if len(unique) < 2:
-        raise ValueError(f"a train/test split needs at least 2 patients, got {len(unique)}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
-    n_test = min(max(1, round(test_fraction * len(unique))), len(unique) - 1)
-    test = set(np.random.default_rng(seed).permutation(unique)[:n_test])
-    return {p: ("test" if p in test else "train") for p in unique}
-
-
-def fold_split(patients, folds: pd.DataFrame, test_fold: int) -> dict[str, str]:
-    """``patient -> "train" / "test"``: fold ``test_fold`` of the cohort's patient folds is the test split."""
+    if folds is None:
+        folds = patient_folds(unique, n_folds, seed)
     _require_columns(folds, ("patient", "fold"), "folds table")
     first = folds.drop_duplicates("patient")
     fold_of = pd.Series(first["fold"].to_numpy(), index=first["patient"].astype(str))
-    unique = sorted({str(p) for p in patients})
     unknown = [p for p in unique if p not in fold_of.index]
     if unknown:
         raise ValueError(f"{len(unknown)} patient(s) have no fold in the folds table, e.g. {unknown[:3]}")
-    if test_fold not in set(fold_of):
-        raise ValueError(f"test fold {test_fold!r} is not one of the folds {sorted(set(fold_of))}")
-    return {p: ("test" if fold_of[p] == test_fold else "train") for p in unique}
+    _, val_fold, test_fold = rotation(fold_of.unique(), test_fold)
+    names = {test_fold: "test", val_fold: "val"}
+    return {p: names.get(fold_of[p], "train") for p in unique}
 
 
 def preprocess_crops(images: np.ndarray, crop_size: int) -> torch.Tensor:
@@ -165,16 +166,14 @@ def preprocess_crops(images: np.ndarray, crop_size: int) -> torch.Tensor:
     return ((tensor - mean) / std).contiguous()
 
 
-def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fraction: float = 0.1, seed: int = 0,
-                 folds: pd.DataFrame | None = None, test_fold: int = 0) -> GradingData:
+def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, folds: pd.DataFrame | None = None,
+                 test_fold: int = 0, n_folds: int = 8, seed: int = 0) -> GradingData:
     """Join the crop store with the cohort scores, split patients, and preprocess the usable crops.
 
     ``store``: a :class:`ra_lib.crops.CropStore` (``.images`` ``(N, H, W)`` in [0, 1], ``.index``).
     ``scores``: the cohort scores table (``grade`` and ``eroded_pct`` per ``(hand_id, kind, site)``),
     or ``None`` to use the store's own ``grade`` column (then there is no ``eroded_pct``).
-    Every scored hand site is a row to predict, with or without a crop. The test split is the
-    patients of ``folds`` fold ``test_fold`` when ``folds`` is given (the cohort's folds, as stage 5
-    uses), else a random ``test_fraction`` of the patients (:func:`patient_split`).
+    Every scored hand site is a row to predict, with or without a crop. Splits: :func:`split_patients`.
     """
     index = store.index
     _require_columns(index, CROP_COLUMNS, "crop store index")
@@ -210,8 +209,7 @@ def prepare_data(store, scores: pd.DataFrame | None, crop_size: int, test_fracti
     counts.update({"rows": int(len(rows)), "flagged": int((rows["status"] == "flagged").sum()),
                    "no_crop": int((rows["status"] == "no_crop").sum()),
                    "ungraded": int(rows["grade"].isna().sum())})
-    split = patient_split(rows["patient"], test_fraction, seed) if folds is None else \
-        fold_split(rows["patient"], folds, test_fold)
+    split = split_patients(rows["patient"], folds, test_fold, n_folds, seed)
     rows["split"] = rows["patient"].astype(str).map(split)
     usable = rows["status"] == "ok"
     rows["image_row"] = -1
@@ -339,6 +337,18 @@ def make_loader(images: torch.Tensor, targets: torch.Tensor, batch_size: int, ge
                       drop_last=train and len(dataset) > batch_size, collate_fn=collate)
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (``None``: unchanged), then restore the previous number."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 @dataclass
 class TrainedModel:
     model: nn.Module
@@ -348,22 +358,24 @@ class TrainedModel:
 
 
 def train_network(images: torch.Tensor, targets: torch.Tensor, num_outputs: int, loss_fn, optimizer_factory,
-                  settings, epochs: int, seed: int, device, monitor=None, sampler_labels=None,
+                  settings, epochs: int, seed: int, device, val=None, sampler_labels=None,
                   augment: bool = False, desc: str = "epochs", progress: bool = True) -> TrainedModel:
-    """Seed, build ``settings.arch`` and train it with :func:`ra_lib.training.fit` for ``epochs``.
+    """Seed, build ``settings.arch`` and train it with :func:`ra_lib.training.fit` for up to ``epochs``.
 
-    ``monitor``: optional ``(images, targets)`` whose loss is recorded each epoch (no early stopping,
-    no model selection on it).
+    ``val``: optional ``(images, targets)`` of the validation split; with ``settings.patience`` training
+    stops early on its loss and keeps the best epoch's weights. ``loss_fn`` runs with gradients enabled
+    on training batches and disabled on validation batches.
     """
     generator = seed_everything(seed)
     model = build_model(settings.arch, num_outputs, settings.width, settings.weights_path)
     train_loader = make_loader(images, targets, settings.batch_size, generator, True, sampler_labels, augment)
-    val_loader = None if monitor is None else make_loader(*monitor, settings.batch_size, generator, False)
+    val_loader = None if val is None else make_loader(*val, settings.batch_size, generator, False)
     start = time.perf_counter()
-    history = fit(model, train_loader, val_loader, loss_fn, optimizer_factory(model.parameters()), epochs,
-                  device=device, desc=desc, progress=progress)
+    with torch_threads(settings.threads):
+        history = fit(model, train_loader, val_loader, loss_fn, optimizer_factory(model.parameters()), epochs,
+                      patience=settings.patience, device=device, desc=desc, progress=progress)
     seconds = time.perf_counter() - start
-    samples = epochs * (len(train_loader) * settings.batch_size if train_loader.drop_last else len(images))
+    samples = len(history) * (len(train_loader) * settings.batch_size if train_loader.drop_last else len(images))
     return TrainedModel(model, history, seconds, samples)
 
 
@@ -373,14 +385,17 @@ def train_grader(data: GradingData, kind: str, method: str, settings, seed: int,
     if method not in METHODS:
         raise ValueError(f"unknown grading method {method!r}; expected one of {METHODS}")
     n_classes = N_CLASSES[kind]
-    train, test = data.select(kind, "train"), data.select(kind, "test")
+    train, val = data.select(kind, "train"), data.select(kind, "val")
     if train.empty:
         raise ValueError(f"no usable graded {kind} crops in the training split")
     labels = train["grade"].astype(int).to_numpy()
-    weight = class_weights(labels, n_classes).to(device) if method == CLASS_WEIGHTS else None
+    weight = class_weights(labels, n_classes).to(device) if method != PLAIN else None
 
     def loss_fn(logits, target):
-        return F.cross_entropy(logits, target, weight=weight)
+        # Oversampled training batches are balanced already; their validation loss is weighted instead,
+        # which estimates the same balanced objective on the natural grade distribution.
+        balanced_by_weight = method == CLASS_WEIGHTS or (method == OVERSAMPLE and not torch.is_grad_enabled())
+        return F.cross_entropy(logits, target, weight=weight if balanced_by_weight else None)
 
     weight_decay = settings.weight_decay_jsn if kind == JSN else settings.weight_decay_erosion
 
@@ -391,15 +406,17 @@ def train_grader(data: GradingData, kind: str, method: str, settings, seed: int,
         return data.images[rows["image_row"].to_numpy()], torch.as_tensor(rows["grade"].to_numpy(), dtype=torch.long)
 
     return train_network(*tensors(train), n_classes, loss_fn, optimizer, settings, settings.epochs, seed, device,
-                         monitor=tensors(test) if len(test) else None,
+                         val=tensors(val) if len(val) else None,
                          sampler_labels=labels if method == OVERSAMPLE else None, augment=method == OVERSAMPLE,
                          desc=f"{kind} {method}", progress=progress)
 
 
-def predict_proba(model: nn.Module, images: torch.Tensor, device, batch_size: int = 256) -> np.ndarray:
+def predict_proba(model: nn.Module, images: torch.Tensor, device, batch_size: int = 256,
+                  threads: int | None = None) -> np.ndarray:
     """Softmax grade probabilities of preprocessed crops, ``(N, n_classes)``."""
     loader = DataLoader(TensorDataset(images), batch_size=batch_size)
-    return predict(model, loader, device, transform=lambda logits: torch.softmax(logits, dim=1))
+    with torch_threads(threads):
+        return predict(model, loader, device, transform=lambda logits: torch.softmax(logits, dim=1))
 
 
 def _prediction_table(rows: pd.DataFrame, proba: np.ndarray, method: str, imputed: np.ndarray) -> pd.DataFrame:
@@ -424,7 +441,7 @@ class GradingResult:
 
 
 def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progress: bool = True) -> GradingResult:
-    """Train every ``settings.methods`` for both kinds; predict every row (train and test split).
+    """Train every ``settings.methods`` for both kinds; predict every row (all splits).
 
     Rows without a usable crop get the kind's training grade frequencies (``imputed``). A
     ``majority_baseline`` method predicts the most frequent training grade everywhere.
@@ -442,7 +459,8 @@ def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progre
             trained = train_grader(data, kind, method, settings, seed, device, progress)
             proba = np.tile(prior, (len(rows), 1))
             if usable.any():
-                proba[usable] = predict_proba(trained.model, data.images[rows["image_row"].to_numpy()[usable]], device)
+                proba[usable] = predict_proba(trained.model, data.images[rows["image_row"].to_numpy()[usable]], device,
+                                              threads=settings.threads)
             tables.append(_prediction_table(rows, proba, method, ~usable))
             histories.append(trained.history.assign(kind=kind, method=method))
             timings.append({"kind": kind, "method": method, "seconds": trained.seconds,
@@ -570,7 +588,7 @@ def plot_example_crops(data: GradingData, kind: str, per_grade: int = 4, seed: i
 
 
 def plot_learning_curves(histories: pd.DataFrame, loss_label: str = "cross-entropy"):
-    """Training (solid) and test-monitoring (dashed) loss per epoch, one axis per kind, one colour per method."""
+    """Training (solid) and validation (dashed) loss per epoch, one axis per kind, one colour per method."""
     import matplotlib.pyplot as plt
 
     groups = list(histories.groupby("kind", sort=False)) if "kind" in histories else [("", histories)]

@@ -91,7 +91,7 @@ def test_pit_is_uniform_for_calibrated_forecasts():
 @pytest.fixture(scope="module")
 def data():
     store, scores = grading.toy_crop_store(n_patients=8, crop_size=24, seed=2)
-    return grading.prepare_data(store, scores, crop_size=16, test_fraction=0.25, seed=0)
+    return grading.prepare_data(store, scores, crop_size=16, n_folds=4, seed=0)
 
 
 def settings(**overrides):

@@ -69,7 +69,8 @@ def test_samples_cover_every_joint_once(model_type, group, k):
     present = samples.rows[samples.rows >= 0]
     assert len(present) == len(set(present)) == int((joints["group"] == group).sum())
     # a sample never mixes patients
-    patients = joints["patient"].to_numpy()[np.where(samples.rows >= 0, samples.rows, samples.rows.max(1, keepdims=True))]
+    filled = np.where(samples.rows >= 0, samples.rows, samples.rows.max(1, keepdims=True))
+    patients = joints["patient"].to_numpy()[filled]
     assert (patients == patients[:, :1]).all()
 
 
@@ -221,8 +222,8 @@ def test_joint_outcomes_and_showcase():
     oof = pd.DataFrame({"hand_id": ["i:L"] * 4, "patient": "P", "hand": "L", "kind": "erosion",
                         "site": ["mcp1", "mcp2", "mcp3", "mcp4"], "group": "MCP", "fold": 0, "model": "siso",
                         "probability": [0.9, 0.1, 0.2, 0.8], "label": [1, 0, 1, 0]})
-    index = pd.DataFrame({"hand_id": "i:L", "image_id": "i", "kind": "erosion", "site": ["mcp1", "mcp2", "mcp3", "mcp4"],
-                          "x": [1.0, 2, 3, 4], "y": [5.0, 6, 7, 8]})
+    index = pd.DataFrame({"hand_id": "i:L", "image_id": "i", "kind": "erosion",
+                          "site": ["mcp1", "mcp2", "mcp3", "mcp4"], "x": [1.0, 2, 3, 4], "y": [5.0, 6, 7, 8]})
     outcomes = clf.joint_outcomes(oof, index, ["i:L"])
     assert list(outcomes["outcome"]) == ["TP", "TN", "FN", "FP"] and outcomes["x"].notna().all()
     assert clf.showcase_hands(oof, index) == ["i:L"]

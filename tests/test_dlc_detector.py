@@ -88,6 +88,18 @@ def test_project_files_have_deeplabcut_structure(project):
     assert project.pytorch_config.exists()
 
 
+def test_project_folder_is_replaced_but_foreign_folders_refused(tmp_path):
+    images, points = _blob_images(3)
+    first = dlc_detector.write_project(tmp_path / "p", images, points, BODYPARTS, [0, 1], [2], "cspnext_s")
+    (first.train_folder / "snapshot-040.pt").write_bytes(b"stale")
+    second = dlc_detector.write_project(tmp_path / "p", images, points, BODYPARTS, [0], [1, 2], "cspnext_s")
+    assert not list(second.folder.rglob("snapshot-040.pt"))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        dlc_detector.write_project(tmp_path / "other", images, points, BODYPARTS, [0, 1], [2], "cspnext_s")
+
+
 def test_local_backbone_weights_are_used_and_checked(project, tmp_path):
     from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
     from deeplabcut.pose_estimation_pytorch.models import PoseModel

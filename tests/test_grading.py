@@ -21,7 +21,7 @@ def toy():
 @pytest.fixture(scope="module")
 def data(toy):
     store, scores = toy
-    return grading.prepare_data(store, scores, crop_size=16, test_fraction=0.2, seed=0)
+    return grading.prepare_data(store, scores, crop_size=16, n_folds=4, seed=0)
 
 
 def tiny_settings(**overrides):
@@ -30,27 +30,27 @@ def tiny_settings(**overrides):
 
 
 # --- split and data -------------------------------------------------------------------
-def test_patient_split_is_disjoint_deterministic_and_never_empty():
-    patients = [f"P{i}" for i in range(25)] * 3
-    split = grading.patient_split(patients, 0.1, seed=3)
-    assert split == grading.patient_split(reversed(patients), 0.1, seed=3)
-    assert sorted(split.values()).count("test") == 2
-    assert set(grading.patient_split(["a", "b"], 0.1, 0).values()) == {"train", "test"}
-    with pytest.raises(ValueError, match="at least 2 patients"):
-        grading.patient_split(["a"], 0.1, 0)
+def test_split_rotates_patient_folds_deterministically():
+    patients = [f"P{i}" for i in range(24)] * 3
+    split = grading.split_patients(patients, n_folds=8, seed=3)
+    assert split == grading.split_patients(reversed(patients), n_folds=8, seed=3)
+    assert sorted(split.values()).count("test") == sorted(split.values()).count("val") == 3
+    with pytest.raises(ValueError, match="cannot fill"):
+        grading.split_patients(["a", "b"], n_folds=8)
 
 
-def test_fold_split_uses_the_cohort_folds(toy):
+def test_split_uses_the_cohort_folds(toy):
     store, scores = toy
     patients = sorted(scores["patient"].unique())
     folds = pd.DataFrame({"patient": patients, "fold": np.arange(len(patients)) % 4})
     data = grading.prepare_data(store, scores, 16, folds=folds, test_fold=1)
-    test = set(data.rows.loc[data.rows["split"] == "test", "patient"])
-    assert test == set(folds.loc[folds["fold"] == 1, "patient"])
+    by_split = data.rows.groupby("split")["patient"].unique()
+    assert set(by_split["test"]) == set(folds.loc[folds["fold"] == 1, "patient"])
+    assert set(by_split["val"]) == set(folds.loc[folds["fold"] == 2, "patient"])
     with pytest.raises(ValueError, match="no fold"):
-        grading.fold_split(patients, folds.iloc[1:], 1)
+        grading.split_patients(patients, folds.iloc[1:], 1)
     with pytest.raises(ValueError, match="not one of the folds"):
-        grading.fold_split(patients, folds, 7)
+        grading.split_patients(patients, folds, 7)
 
 
 def test_prepare_data_counts_flagged_and_keeps_every_scored_site(toy, data):
@@ -71,7 +71,7 @@ def test_prepare_data_counts_flagged_and_keeps_every_scored_site(toy, data):
 def test_prepare_data_keeps_scored_sites_without_a_crop(toy):
     store, scores = toy
     partial = SimpleNamespace(images=store.images, index=store.index.iloc[10:])
-    data = grading.prepare_data(partial, scores, crop_size=16, test_fraction=0.2, seed=0)
+    data = grading.prepare_data(partial, scores, crop_size=16, n_folds=4, seed=0)
     assert data.counts["no_crop"] == 10 and len(data.rows) == len(scores)
 
 
@@ -79,14 +79,14 @@ def test_prepare_data_rejects_bad_input(toy):
     store, scores = toy
     with pytest.raises(ValueError, match="lacks column"):
         grading.prepare_data(SimpleNamespace(images=store.images, index=store.index.drop(columns="flagged")),
-                             scores, 16, 0.2, 0)
+                             scores, 16, n_folds=4)
     bad = scores.copy()
     bad.loc[bad.index[bad["kind"] == JSN][0], "grade"] = 5
     with pytest.raises(ValueError, match="jsn grade"):
-        grading.prepare_data(store, bad, 16, 0.2, 0)
+        grading.prepare_data(store, bad, 16, n_folds=4)
     repeated = pd.concat([scores, scores.iloc[:1]])
     with pytest.raises(ValueError, match="repeat"):
-        grading.prepare_data(store, repeated, 16, 0.2, 0)
+        grading.prepare_data(store, repeated, 16, n_folds=4)
 
 
 # --- imbalance remedies -------------------------------------------------------------------
@@ -167,3 +167,10 @@ def test_runs_are_deterministic(data):
     first = grading.run_grading(data, settings, seed=4, progress=False).predictions
     second = grading.run_grading(data, settings, seed=4, progress=False).predictions
     pd.testing.assert_frame_equal(first, second)
+
+
+def test_torch_threads_restores_the_setting():
+    before = torch.get_num_threads()
+    with grading.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
