@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--store", help="crop-store folder (stage 2); default: the toy store")
     parser.add_argument("--manifest", help="manifest of the cohort (scores, folds) with --store")
     parser.add_argument("--patients", type=int, default=60, help="toy store size")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads outside training (the profile's "
+                        "threads setting applies to training and prediction)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> dict:
                       regressed.timings.assign(task="regression", kind="erosion") if regressed else None],
                      ignore_index=True)
     n_train = int(((data.rows["split"] == "train") & (data.rows["image_row"] >= 0)).sum())
-    print(f"profile {args.profile} ({settings.arch}, {settings.crop_size} px), {args.threads} threads, "
+    print(f"profile {args.profile} ({settings.arch}, {settings.crop_size} px), {args.threads} threads "
+          f"(training: {settings.threads or args.threads}), "
           f"{len(data.images)} usable crops ({n_train} training): stage computation {wall:.1f} s wall, "
           f"{cpu:.1f} s CPU, of which data preparation {prepare_s:.1f} s")
     print(runs[["task", "kind", "method", "samples", "seconds", "samples_per_s"]]

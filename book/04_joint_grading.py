@@ -179,6 +179,14 @@ pd.DataFrame(grading.PAPER_002).T
 # truth) and P(y >= 0) is set to 1.
 
 # %%
+cdf.stage_table(data)
+
+# %% [markdown]
+# The cohort's erosion grades against the Ratingen stages of its eroded-surface percentages (paper 004
+# Table 1: stage 0 normal, then one stage per 20 % of eroded surface); off-diagonal counts would mean the
+# two scores disagree.
+
+# %%
 if cdf.has_targets(data):
     regressed = cdf.run_cdf_regression(data, settings, seed=seed, device=dev)
     regression_table = cdf.regression_metrics(regressed)

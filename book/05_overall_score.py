@@ -103,8 +103,8 @@ generator = torch.Generator().manual_seed(seed)
 fig, axes = plots.image_grid(5, ncols=5, size=2.0)
 plots.show_radiograph(axes[0], data.images[example, 0].float().numpy(), "cached")
 for ax in axes[1:]:
-    plots.show_radiograph(ax, os5.Augmentation()(data.images[example].float(), settings.input_size, generator)[0].numpy(),
-                          "augmented")
+    crop = os5.Augmentation()(data.images[example].float(), settings.input_size, generator)
+    plots.show_radiograph(ax, crop[0].numpy(), "augmented")
 store.save_figure(fig, out / "augmentation.png")
 plt.show()
 
@@ -132,6 +132,15 @@ store.write_table(complexity, out / "complexity_full_size.csv")
 complexity.assign(model=complexity["variant"].map(VARIANT_LABELS), parameters_m=complexity["parameters"] / 1e6)[
     ["variant", "model", "parameters_m", "gmacs_224px", f"gmacs_{os5.PAPER_INPUT_SIZE}px"]]
 
+# %%
+size_of = complexity.set_index("variant")["parameters"]
+display(Markdown(
+    f"DSC has 1/{size_of['B'] / size_of['DSC']:.0f} of the parameters of B (the paper: about 1/8; with its Table 1 "
+    f"lost the widths need not match) and ResNet-Dwise50 {size_of['IRB'] / size_of['B']:.2f} times as many; B and "
+    f"torchvision's ResNet-50 differ by {abs(size_of['B'] - size_of['tv_resnet50']):,} parameters (pre-activation "
+    "and ResNet-D change the layout, not the size). Depthwise convolutions do few multiply-adds per byte moved, "
+    "so their time falls much less than their MACs: see `bench/overall_score.py`."))
+
 # %% [markdown]
 # ## Training
 #
@@ -146,7 +155,8 @@ display(Markdown(f"Profile `{profile}`: input {settings.input_size} px, {setting
                  f"{'' if settings.patience is None else f' (early stopping after {settings.patience})'}, blocks per "
                  f"stage {tuple(settings.layers)}, width multiplier {settings.width_mult}; loss "
                  f"{os5.make_loss(settings)}; device `{dev.type}`."
-                 + ("" if "tv_resnet50" in settings.variants else " torchvision's ResNet-50 is left out of this "
+                 + ("" if "tv_resnet50" in settings.variants or "B" not in settings.variants else
+                    " torchvision's ResNet-50 is left out of this "
                     "profile (too slow on a CPU even at one block per stage); the family's B member has its layout "
                     "and, at full size, the same number of parameters. The `paper` profile trains it.")))
 results = [os5.train_variant(v, data, settings, device=dev, seed=seed) for v in settings.variants]
@@ -222,8 +232,8 @@ plt.show()
 
 # %%
 if settings.compare_delta:
-    alternative = os5.train_variant(os5.MAIN_VARIANT, data, settings, loss=os5.make_loss(settings, settings.compare_delta),
-                                    device=dev, seed=seed, label=f"{os5.MAIN_VARIANT}, delta={settings.compare_delta:g}")
+    alternative = os5.train_variant(os5.MAIN_VARIANT, data, settings, os5.make_loss(settings, settings.compare_delta),
+                                    dev, seed, label=f"{os5.MAIN_VARIANT}, delta={settings.compare_delta:g}")
     reference = predictions[predictions["variant"] == os5.MAIN_VARIANT].assign(
         variant=f"{os5.MAIN_VARIANT}, delta={settings.loss_delta:g}")
     loss_table = os5.agreement_table(pd.concat([reference, alternative.predictions]))

@@ -45,6 +45,13 @@ def ratingen_stage(pct) -> np.ndarray:
     return np.searchsorted(RATINGEN_UPPER_BOUNDS, pct, side="left").astype(int)
 
 
+def stage_table(data) -> pd.DataFrame:
+    """Counts of SvdH erosion grade (rows) against the Ratingen stage of the eroded surface (columns)."""
+    rows = data.rows[(data.rows["kind"] == "erosion") & data.rows["eroded_pct"].notna() & data.rows["grade"].notna()]
+    return pd.crosstab(rows["grade"].astype(int).rename("SvdH erosion grade"),
+                       pd.Series(ratingen_stage(rows["eroded_pct"]), index=rows.index, name="Ratingen stage"))
+
+
 def step_targets(pct: torch.Tensor) -> torch.Tensor:
     """The observed survival step ``1[y >= k]`` for ``k = 0..100``, shape ``(N, 101)``."""
     thresholds = torch.arange(N_THRESHOLDS, device=pct.device, dtype=pct.dtype)

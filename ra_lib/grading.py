@@ -3,8 +3,9 @@
 One classifier per kind is trained on the crops of all its sites (paper 002, section 4.2: an
 EfficientNet-B4 on grey crops, SGD lr 1e-3, momentum 0.9, L2 1e-3 for JSN and 5e-3 for erosion).
 Patients are split by the cohort's folds as in stage 5 (test fold, the next fold for validation and
-early stopping, the rest for training; paper 002 held out 10 % without early stopping). The three imbalance remedies of paper 004 (section 3.4) are trained on the same
-data with the same network, optimiser and initial weights, so that only the remedy differs:
+early stopping, the rest for training; paper 002 held out 10 % without early stopping). The three
+imbalance remedies of paper 004 (section 3.4) are trained on the same data with the same network,
+optimiser and initial weights, so that only the remedy differs:
 
 * ``plain``: the data as they are (paper 004 a);
 * ``oversample_aug``: minority grades oversampled with weights ``1 / count`` of their class by a
@@ -499,16 +500,6 @@ def confusion_matrices(predictions: pd.DataFrame, split: str = "test") -> dict[t
                                                           group["grade_pred"].astype(int),
                                                           labels=range(N_CLASSES[kind]), normalise=True)
     return result
-
-
-def grade_distribution(predictions: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Counts of true and predicted grades per ``(kind, method, grade)`` on one split (for plots)."""
-    rows = evaluable(predictions, split)
-    true = rows.groupby(["kind", "method", "grade_true"]).size().rename("true")
-    pred = rows.groupby(["kind", "method", "grade_pred"]).size().rename("predicted")
-    true.index = true.index.set_names("grade", level=2)
-    pred.index = pred.index.set_names("grade", level=2)
-    return pd.concat([true, pred], axis=1).fillna(0).astype(int).reset_index()
 
 
 def learning_check(table: pd.DataFrame) -> pd.DataFrame:

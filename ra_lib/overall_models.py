@@ -135,7 +135,8 @@ class ResNetDwise(nn.Module):
             raise ValueError(f"unknown block {block!r}; expected one of {FAMILY_BLOCKS}")
         if len(layers) != len(BASE_WIDTHS) or any(int(n) < 1 for n in layers):
             raise ValueError(f"layers must be {len(BASE_WIDTHS)} positive block counts, got {tuple(layers)}")
-        self.block, self.layers, self.width_mult, self.expansion = block, tuple(int(n) for n in layers), width_mult, expansion
+        self.block, self.layers = block, tuple(int(n) for n in layers)
+        self.width_mult, self.expansion = width_mult, expansion
         widths = [scaled_width(w, width_mult) for w in BASE_WIDTHS]
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=False),

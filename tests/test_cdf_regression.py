@@ -121,3 +121,9 @@ def test_run_cdf_regression_predicts_every_erosion_row(data):
     assert np.isnan(table.loc[cdf.ONE_OUTPUT, "coverage_80"])
     pit = cdf.pit(result)
     assert len(pit) == table.loc[cdf.CDF, "n"]
+
+
+def test_stage_table_is_diagonal_for_consistent_scores(data):
+    table = cdf.stage_table(data)
+    assert table.to_numpy().sum() == (data.rows["kind"] == "erosion").sum()
+    assert (table.to_numpy() == np.diag(np.diag(table.to_numpy()))).all()

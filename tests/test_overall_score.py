@@ -12,7 +12,8 @@ from ra_lib.sites import HAND_SITES
 
 def _scores(hand_grades: dict[str, int]) -> pd.DataFrame:
     """Every hand site graded ``g`` for each ``hand_id: g``."""
-    rows = [{"hand_id": h, "kind": s.kind, "site": s.site, "grade": g} for h, g in hand_grades.items() for s in HAND_SITES]
+    rows = [{"hand_id": h, "kind": s.kind, "site": s.site, "grade": g}
+            for h, g in hand_grades.items() for s in HAND_SITES]
     return pd.DataFrame(rows)
 
 
@@ -149,7 +150,8 @@ def test_profiles_share_knobs_and_resolve():
     keys = {name: set(p) for name, p in os5.PROFILES.items()}
     assert keys["smoke"] == keys["quick"] == keys["paper"]
     paper = resolve(os5.PROFILES, "paper")
-    assert (paper.batch_size, paper.lr, paper.weight_decay, paper.momentum, paper.input_size) == (4, 1e-3, 1e-3, 0.9, 1024)
+    optimiser = (paper.batch_size, paper.lr, paper.weight_decay, paper.momentum)
+    assert optimiser == (4, 1e-3, 1e-3, 0.9) and paper.input_size == 1024
     assert tuple(paper.layers) == (3, 4, 6, 3) and paper.expansion == 6
 
 
