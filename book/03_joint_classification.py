@@ -78,7 +78,7 @@ inputs = pd.DataFrame([{"kind": kind, "group": group, "sites": len(sites_in_grou
 inputs
 
 # %% [markdown]
-# Crops per sample (= outputs per sample) of each model and joint group.
+# Table: crops per sample (= outputs per sample) of each model and joint group.
 #
 # ## The joints
 #
@@ -189,9 +189,10 @@ store.save_figure(fig, out / "pr_curves.png")
 plt.show()
 
 # %% [markdown]
-# Precision against recall of the four models (average precision in the legend) for each kind and region,
-# with each reader's single operating point (open markers) and the prevalence (dotted), the precision of
-# a model that cannot tell the joints apart.
+# Figure: precision against recall of the four models for each kind (rows) and region (columns), the
+# paper's Fig. 6, with each model's average precision (AP) in the corner, each reader's single operating
+# point (open markers) and the prevalence (dotted), the precision of a model that cannot tell the joints
+# apart.
 #
 # ## One patient's joints (Fig. 7)
 
@@ -203,9 +204,14 @@ patient = result.oof.loc[result.oof["hand_id"].isin(hands), "patient"].iloc[0] i
 fig = clf.plot_joint_outcomes(outcomes, cohort.load_image(image_ids[0]) if len(image_ids) == 1 else None)
 store.save_figure(fig, out / "joint_outcomes.png")
 plt.show()
-display(Markdown(f"Patient `{patient}` ({len(hands)} hand(s) on one radiograph): each joint centre "
-                 "coloured by the model's outcome: blue true positive (non-intact, called non-intact), white "
-                 "true negative, red false negative (non-intact, called intact), yellow false positive."))
+display(Markdown(f"Patient `{patient}`, {len(hands)} hand(s) of one radiograph, test fold "
+                 f"{result.oof.loc[result.oof['hand_id'].isin(hands), 'fold'].iloc[0] if hands else '-'}."))
+
+# %% [markdown]
+# Figure: the joints of one test radiograph (one with both hands where there is one, and the most damaged),
+# the paper's Fig. 7, erosion (top) and JSN (bottom) for each model: each joint centre coloured by the
+# outcome, blue true positive (non-intact, called non-intact), white true negative, red false negative
+# (non-intact, called intact), yellow false positive.
 
 # %% [markdown]
 # ## Per joint group

@@ -57,11 +57,23 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
-    """Write JSON (numpy scalars converted), atomically."""
+    """Write strict JSON atomically: numpy values converted, NaN and infinities written as ``null``."""
     path = Path(path)
+    text = json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default))), indent=2, sort_keys=True,
+                      allow_nan=False)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(text + "\n")
     return path
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_array(array: np.ndarray, path: str | Path) -> Path:

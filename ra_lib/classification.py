@@ -182,7 +182,8 @@ def build_samples(joints: pd.DataFrame, kind: str, group: str, model_type: str) 
     else:
         raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
     lookup = pos.to_dict()
-    rows = np.array([[lookup.get(k, -1) for k in sample] for sample in keys], dtype=np.int64).reshape(len(keys), -1)
+    width = {"siso": 1, "mimo_one_hand": len(sites), "mimo_local": 2, "mimo_both_hands": 2 * len(sites)}[model_type]
+    rows = np.array([[lookup.get(k, -1) for k in sample] for sample in keys], dtype=np.int64).reshape(len(keys), width)
     first = rows.max(axis=1) if len(rows) else np.empty(0, np.int64)
     fold = joints["fold"].to_numpy()[first] if len(rows) else np.empty(0, int)
     return Samples(model_type, kind, group, joints, rows, fold)

@@ -42,6 +42,7 @@ UNITS = {"hand": "hand_id", "image": "image_id"}
 MAX_SCORE = {"hand": MAX_HAND_SCORE // 2, "image": MAX_HAND_SCORE}
 N_HAND_SITES = len(HAND_SITES)
 PAPER_INPUT_SIZE = 1024
+EVAL_BATCH_SIZE = 8  # evaluation batches (no gradients); small enough for 1024-px inputs on a CPU
 #: The paper's model (ResNet-Dwise50); the page's headline and the loss comparison use it.
 MAIN_VARIANT = "IRB"
 #: Fewest test patients for which the page judges a model against the baseline (patient bootstrap).
@@ -367,7 +368,7 @@ def train_variant(variant: str, data: ScoreData, settings: SimpleNamespace, loss
     loss = loss or make_loss(settings)
     train = DataLoader(data.dataset("train", Augmentation(), seed), batch_size=settings.batch_size, shuffle=True,
                        generator=generator, drop_last=len(data.indices("train")) > settings.batch_size)
-    val = DataLoader(data.dataset("val"), batch_size=32)
+    val = DataLoader(data.dataset("val"), batch_size=EVAL_BATCH_SIZE)
     optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay)
     start = time.perf_counter()
@@ -384,7 +385,7 @@ def predict_units(model: nn.Module, data: ScoreData, variant: str, device: torch
     frames = []
     for split in ("train", "val", "test"):
         idx = data.indices(split)
-        z = predict(model, DataLoader(data.dataset(split), batch_size=32), device)
+        z = predict(model, DataLoader(data.dataset(split), batch_size=EVAL_BATCH_SIZE), device)
         frames.append(_prediction_rows(data, idx, variant, data.zscore.inverse(z.reshape(-1))))
     return pd.concat(frames, ignore_index=True)
 

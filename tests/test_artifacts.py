@@ -20,6 +20,11 @@ def test_json_converts_numpy(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text()) == {"v": [0, 1, 2], "x": 1.5}
 
 
+def test_json_is_strict(tmp_path):
+    artifacts.write_json({"mae": float("nan"), "r": [np.inf, 1.0]}, tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text()) == {"mae": None, "r": [None, 1.0]}
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "out.csv"
     with pytest.raises(RuntimeError):

@@ -243,3 +243,13 @@ def test_train_size_and_batches_count_crops():
     _, _, _, summary = clf.train_fold(torch.as_tensor(images), samples, list(range(8)), 0,
                                       tiny_cfg(train_size=400), seed=0, device=torch.device("cpu"), progress=False)
     assert summary["n_train_balanced"] == 2 * (400 // 5 // 2)  # 400 crops = 80 samples, 40 per class
+
+
+@pytest.mark.parametrize("model_type", clf.MODEL_TYPES)
+def test_a_group_without_usable_joints_gives_no_samples(model_type):
+    """E.g. every wrist crop flagged by the detector: zero samples of the right width, no crash."""
+    _, index, folds = fake_store(n_patients=3)
+    joints, _ = clf.joint_table(index, folds, "erosion")
+    joints = joints[~joints["site"].isin(["scaphoid", "lunate", "radius", "ulna"])]
+    samples = clf.build_samples(joints, "erosion", "wrist", model_type)
+    assert samples.rows.shape[0] == 0 and samples.counts()["samples"] == 0
