@@ -91,9 +91,8 @@ def build_crop_store(cohort, centres: pd.DataFrame, out_dir: str | Path, crop_si
     is missing, outside the image, or below ``p_cutoff`` likelihood are kept but ``flagged``; a hand
     with no measurable phalanx uses the cohort median length.
     """
-    centres = centres.copy()
-    if "likelihood" not in centres:
-        centres["likelihood"] = 1.0
+    centres = centres.assign(likelihood=centres["likelihood"] if "likelihood" in centres else 1.0)
+    centres = centres[["hand_id", "landmark", "x", "y", "likelihood"]]
     lengths = phalanx_lengths(centres)
     fallback = float(np.nanmedian(lengths)) if lengths.notna().any() else PAPER_PHALANX_PX
     hands = cohort.hands.set_index("hand_id")

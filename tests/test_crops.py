@@ -56,6 +56,13 @@ def test_build_and_load_round_trip(tmp_path):
     assert len(loaded.usable()) == len(loaded.index) - 2
 
 
+def test_ground_truth_landmark_table_works_as_centres(tmp_path):
+    """cohort.landmarks carries image_id and hand too; they must not clash with the cohort's hands."""
+    centres = _centres().assign(image_id="img1", hand=lambda d: d.hand_id.str[-1]).drop(columns="likelihood")
+    store = crops.build_crop_store(_fake_cohort(), centres, tmp_path, crop_size=8)
+    assert store.index["likelihood"].eq(1.0).all() and set(store.index["hand"]) == {"L", "R"}
+
+
 def test_left_hands_are_mirrored():
     image = np.zeros((50, 50), np.float32)
     image[:, 30:] = 1.0
