@@ -39,6 +39,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are ordinary readable files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

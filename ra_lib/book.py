@@ -263,6 +263,9 @@ def render(build_dir: str = "_build", strict: bool = True) -> Path:
             raise SystemExit(f"cannot render: stage {stage} has not been executed ({executed} missing); "
                              f"run `python -m ra_lib.book run` first")
         shutil.copy2(executed, source / "book" / executed.name)
+    import jupyter_server_mathjax
+
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", source / "_vendor" / "mathjax")
     for folder in ("figures", "_ext"):
         shutil.copytree(BOOK_DIR / folder, source / "book" / folder, ignore=shutil.ignore_patterns("__pycache__"))
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--path-output",

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ra_lib import detection_eval, sites, training
 
@@ -90,6 +90,17 @@ def quiet(log_path: str | Path):
             root.setLevel(level)
 
 
+
+def _import_deeplabcut():
+    """Import DeepLabCut; its dependencies import ``tqdm.auto``, which warns on stderr in a kernel
+    without ipywidgets (the book draws text bars), so that one warning is silenced here."""
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=TqdmWarning)
+        import deeplabcut
+    return deeplabcut
+
 @dataclass
 class DlcProject:
     """One DeepLabCut project (one model): its config and body parts."""
@@ -149,7 +160,7 @@ def write_project(folder: str | Path, images: np.ndarray, points: np.ndarray, bo
     this function wrote before in ``folder`` is replaced (its old snapshots would otherwise be reused);
     any other non-empty folder is refused.
     """
-    import deeplabcut
+    deeplabcut = _import_deeplabcut()
     from deeplabcut.core.config.project_config import ProjectConfig
 
     folder = Path(folder).resolve()
@@ -234,7 +245,7 @@ def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: in
 
     The last epoch's snapshot is kept (no "best" snapshot: DeepLabCut would pick it on the test hands).
     """
-    import deeplabcut
+    deeplabcut = _import_deeplabcut()
 
     snapshot, with_head = _initial_snapshot(project, weights_path, seed)
     milestones = [max(1, round(0.45 * epochs)), max(2, round(0.6 * epochs))]  # DeepLabCut's 90 / 120 of 200
@@ -260,7 +271,7 @@ def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: in
 
 def evaluate(project: DlcProject, p_cutoff: float = 0.6, device: str = "cpu") -> dict:
     """DeepLabCut's own train / test RMSE (model-input pixels), all points and those above ``p_cutoff``."""
-    import deeplabcut
+    deeplabcut = _import_deeplabcut()
 
     with quiet(project.log):
         deeplabcut.evaluate_network(str(project.config), shuffles=[project.shuffle], pcutoff=p_cutoff,
