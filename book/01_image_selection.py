@@ -140,7 +140,7 @@ plt.show()
 #
 # ### Binary accuracy (Table 3) and the fused three classes (Table 4)
 #
-# Fusion rule: with $p_1$ = Model 1's probability of "one hand" and $p_2$ = Model 2's probability
+# Fusion rule: with p₁ = Model 1's probability of "one hand" and p₂ = Model 2's probability
 # of "both hands", an image is **other** when both are below 0.5, otherwise the class of the larger
 # (a tie goes to one hand).
 
@@ -194,7 +194,7 @@ rotation
 # ### Misclassified images (Fig. 4)
 #
 # Test images the fused models got wrong, upright and (below) after the quarter turn, with the true
-# and the predicted class and both models' probabilities ($p_1$: one hand, $p_2$: both hands).
+# and the predicted class and both models' probabilities (p₁: one hand, p₂: both hands).
 
 # %%
 def gallery(rows, turns, name):

@@ -169,10 +169,12 @@ pd.DataFrame(grading.PAPER_002).T
 # sigmoids, output k the probability P(y >= k) that the eroded surface reaches k %, trained with the
 # discrete continuous ranked probability score
 #
-# $$\mathrm{CRPS} = \frac{1}{101\,N}\sum_{n=1}^{N}\sum_{k=0}^{100}\big(P(y_n \ge k) - \mathbf{1}[R_n \ge k]\big)^2,$$
+# ```text
+# CRPS = 1 / (101 N) · Σ_n Σ_{k=0..100} ( P(y_n ≥ k) − 1[R_n ≥ k] )²
+# ```
 #
-# the squared distance between the predicted curve and the step at the true value $R_n$ (paper 004 writes
-# the step as $H(k - R_n)$, the form that goes with $P(y \le k)$; for integer targets the two sums are the
+# the squared distance between the predicted curve and the step at the true value R_n (paper 004 writes
+# the step as H(k − R_n), the form that goes with P(y ≤ k); for integer targets the two sums are the
 # same terms, shifted by one threshold). The baseline has one output trained with the squared error. The 101
 # sigmoids are independent, so a predicted curve can rise somewhere; before reading medians and intervals
 # each curve is *rearranged* (sorted into decreasing order, which never moves it further from a decreasing
