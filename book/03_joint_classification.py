@@ -42,6 +42,7 @@ from IPython.display import Markdown, display
 
 from ra_lib import artifacts as store
 from ra_lib import classification as clf
+from ra_lib import comparisons
 from ra_lib import published
 from ra_lib.classification_models import MODEL_LABELS, MODEL_TYPES, n_inputs
 from ra_lib.crops import load_crop_store
@@ -164,7 +165,7 @@ clf.training_summary(result.runs)
 # erosion and PIP + MCP + CMC for JSN, as the paper.
 
 # %%
-readers = clf.reader_predictions(cohort.readers, result.oof)
+readers = comparisons.reader_rows(cohort.readers, result.oof)
 evaluation = clf.evaluation_table(pd.concat([result.oof, readers], ignore_index=True), settings.threshold)
 store.write_table(evaluation, out / "table4.csv")
 clf.table4(evaluation)

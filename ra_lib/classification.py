@@ -377,17 +377,6 @@ def region_groups(kind: str, region: str) -> tuple[str, ...]:
     return {"finger": FINGER_GROUPS[kind], "wrist": ("wrist",), "all": GROUPS[kind]}[region]
 
 
-def reader_predictions(readers: pd.DataFrame, oof: pd.DataFrame) -> pd.DataFrame:
-    """Readers' binary calls (grade >= 1) on the joints the models predicted, in OOF columns.
-
-    ``model`` is ``"reader <id>"``; ``probability`` is the 0/1 call.
-    """
-    truth = oof.drop_duplicates(["hand_id", "kind", "site"]).drop(columns=["model", "probability"])
-    calls = readers.dropna(subset=["grade"]).merge(truth, on=["hand_id", "kind", "site"], how="inner")
-    return calls.assign(model="reader " + calls["reader_id"].astype(str),
-                        probability=(calls["grade"] >= 1).astype(float))[list(OOF_COLUMNS)]
-
-
 def evaluation_table(predictions: pd.DataFrame, threshold: float = 0.5, by: str = "region") -> pd.DataFrame:
     """Sensitivity, specificity, precision, F-measure, PR-AUC (AP) per kind, region (or group) and model.
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from ra_lib import classification as clf
+from ra_lib.comparisons import reader_rows
 from ra_lib.folds import rotation
 from ra_lib.profiles import resolve
 from ra_lib.sites import HAND_SITES, sites_in_group
@@ -204,7 +205,7 @@ def test_evaluation_with_readers_matches_sklearn():
     oof["group"] = np.where(oof["site"].str.startswith("mcp"), "MCP", "wrist")
     readers = pd.DataFrame({"reader_id": "A", "hand_id": oof["hand_id"], "kind": "erosion", "site": oof["site"],
                             "grade": rng.integers(0, 3, n)})
-    calls = clf.reader_predictions(readers, oof)
+    calls = reader_rows(readers, oof)
     assert tuple(calls.columns) == clf.OOF_COLUMNS and len(calls) == n
     table = clf.evaluation_table(pd.concat([oof, calls]))
     row = table[(table["region"] == "all") & (table["model"] == "siso")].iloc[0]
