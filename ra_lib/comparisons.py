@@ -188,16 +188,11 @@ def paired_scores(predictions: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
         ["patient", "label", "score_a", "score_b"]]
 
 
-def holm(pvalues):
-    """Holm-adjusted p-values (nan stays nan and is not counted)."""
-    return stats.adjust_pvalues(pvalues, "holm")
-
-
 def _holm(table: pd.DataFrame, column: str, by: list[str]) -> pd.Series:
     """Holm-adjusted ``column`` within each group of ``by``."""
     if table.empty:
         return pd.Series(dtype=float)
-    return table.groupby(by, sort=False)[column].transform(holm)
+    return table.groupby(by, sort=False)[column].transform(stats.adjust_pvalues, "holm")
 
 
 def table4_ci(predictions: pd.DataFrame, *, reference: str = REFERENCE, threshold: float = 0.5,
@@ -450,8 +445,8 @@ def error_comparisons(predictions: pd.DataFrame, split: str = "test") -> pd.Data
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table["p_t_test_holm"] = holm(table["p_t_test"])
-    table["p_wilcoxon_holm"] = holm(table["p_wilcoxon"])
+    table["p_t_test_holm"] = stats.adjust_pvalues(table["p_t_test"], "holm")
+    table["p_wilcoxon_holm"] = stats.adjust_pvalues(table["p_wilcoxon"], "holm")
     return table
 
 

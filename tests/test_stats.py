@@ -1,4 +1,5 @@
 """ra_lib.stats against scipy / statsmodels / scikit-learn, and the clustered bootstrap."""
+import gc
 import math
 
 import numpy as np
@@ -314,3 +315,11 @@ def test_cohen_kappa_matches_sklearn(seed, weights):
 def test_cohen_kappa_undefined_when_both_raters_constant():
     assert math.isnan(stats.cohen_kappa([2, 2, 2], [2, 2, 2]))
     assert stats.cohen_kappa([0, 1, 2], [0, 1, 2], "quadratic") == 1.0
+
+
+def test_holm_matches_statsmodels_and_keeps_nan():
+    p = pd.Series([0.01, np.nan, 0.04, 0.03], index=list("abcd"))
+    got = stats.adjust_pvalues(p, "holm")
+    assert list(got.index) == list("abcd") and math.isnan(got["b"])
+    assert got.dropna().tolist() == pytest.approx(multipletests([0.01, 0.04, 0.03], method="holm")[1].tolist())
+    assert gc.get_freeze_count() == 0
