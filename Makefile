@@ -25,12 +25,12 @@ venv: $(STAMP)
 
 ## Build the book: generate the cohort, run every stage with papermill, render HTML to _build/html.
 book: $(STAMP)
-	$(PY) -m ra_lib.book run --profile $(PROFILE) --manifest $(MANIFEST)
+	$(PY) -m ra_lib run --profile $(PROFILE) --manifest $(MANIFEST)
 
 ## Unit tests, then every notebook through papermill on the smoke profile, then the rendered pages in Chromium.
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not book" tests
-	$(PY) -m ra_lib.book run --profile smoke --manifest data_manifests/synthetic_smoke.yaml --build-dir _build/smoke
+	$(PY) -m ra_lib run --profile smoke --manifest data_manifests/synthetic_smoke.yaml --build-dir _build/smoke
 	$(PY) -m pytest -q -m book tests
 
 unit: $(STAMP)

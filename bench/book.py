@@ -13,7 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ra_lib import book
+from ra_lib.core import runner as book
 
 TARGET_COLD_S, TARGET_RSS_MIB, TARGET_WARM_FRACTION = 600, 4096, 0.05
 

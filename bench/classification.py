@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ra_lib import classification as clf
-from ra_lib.profiles import resolve
-from ra_lib.sites import HAND_SITES
+from ra_lib.stages.classification import pipeline as clf
+from ra_lib.core.profiles import resolve
+from ra_lib.cohort.sites import HAND_SITES
 
 
 def stand_in_store(n_patients: int, images_per_patient: int = 2, size: int = 64, seed: int = 0):
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.store:
-        from ra_lib.crops import load_crop_store
-        from ra_lib.manifest import load_cohort
+        from ra_lib.stages.detection.crops import load_crop_store
+        from ra_lib.cohort.manifest import load_cohort
 
         store, cohort = load_crop_store(args.store), load_cohort(args.manifest)
         images, index, folds = store.images, store.index, cohort.folds

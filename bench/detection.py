@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ra_lib import detection_eval, dlc_detector, frcnn_detector, sites
+from ra_lib.stages.detection import evaluation as detection_eval, dlc as dlc_detector, frcnn as frcnn_detector
+from ra_lib.cohort import sites
 
 
 def blob_hands(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ regression heads, predictions) under a profile.
     .venv/bin/python bench/grading.py --store _build/artifacts/02_joint_detection \\
         --manifest data_manifests/synthetic_quick.yaml              # the real crop store and cohort
 
-Without ``--store`` the crops come from :func:`ra_lib.grading.toy_crop_store` (``--patients``
+Without ``--store`` the crops come from :func:`ra_lib.stages.grading.pipeline.toy_crop_store` (``--patients``
 patients, both hands, every hand site, 64-px crops) so the numbers do not depend on stage 2.
 Throughput: training samples per second (forward, backward, sampling and augmentation; the
 per-epoch monitoring pass over the test crops is included in the wall time, not in the samples).
@@ -21,9 +21,9 @@ import time
 import pandas as pd
 import torch
 
-from ra_lib import cdf_regression as cdf
-from ra_lib import grading
-from ra_lib.profiles import resolve
+from ra_lib.stages.grading import cdf_regression as cdf
+from ra_lib.stages.grading import pipeline as grading
+from ra_lib.core.profiles import resolve
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
     settings = resolve(grading.PROFILES, args.profile)
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     if args.store:
-        from ra_lib.crops import load_crop_store
-        from ra_lib.manifest import load_cohort
+        from ra_lib.stages.detection.crops import load_crop_store
+        from ra_lib.cohort.manifest import load_cohort
 
         cohort = load_cohort(args.manifest)
         store, scores, folds = load_crop_store(args.store), cohort.scores, cohort.folds

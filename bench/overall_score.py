@@ -17,10 +17,10 @@ import time
 import pandas as pd
 import torch
 
-from ra_lib.overall_models import VARIANTS, build_model, count_macs, count_parameters
-from ra_lib.overall_score import PROFILES, SmoothLoss, model_kwargs
-from ra_lib.profiles import resolve
-from ra_lib.training import select_device
+from ra_lib.stages.overall_score.models import VARIANTS, build_model, count_macs, count_parameters
+from ra_lib.stages.overall_score.pipeline import PROFILES, SmoothLoss, model_kwargs
+from ra_lib.core.profiles import resolve
+from ra_lib.core.training import select_device
 
 
 def _synchronise(device: torch.device) -> None:

@@ -28,9 +28,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib import artifacts as store
-from ra_lib import cohort_summary, plots
-from ra_lib.manifest import load_cohort
+from ra_lib.core import artifacts as store
+from ra_lib.cohort import summary as cohort_summary
+from ra_lib.core import plots
+from ra_lib.cohort.manifest import load_cohort
 
 cohort = load_cohort(manifest)
 out = store.stage_dir("00_cohort", artifacts)

@@ -41,12 +41,12 @@ import torch
 from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
-from ra_lib import artifacts as store
-from ra_lib import plots
-from ra_lib import selection as sel
-from ra_lib.manifest import load_cohort
-from ra_lib.profiles import resolve
-from ra_lib.training import select_device
+from ra_lib.core import artifacts as store
+from ra_lib.core import plots
+from ra_lib.stages.selection import pipeline as sel
+from ra_lib.cohort.manifest import load_cohort
+from ra_lib.core.profiles import resolve
+from ra_lib.core.training import select_device
 
 settings = resolve(sel.PROFILES, profile, epochs=epochs, input_size=input_size, augment_scale=augment_scale)
 compute = select_device(device)

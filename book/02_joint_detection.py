@@ -46,11 +46,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib import artifacts as store
-from ra_lib import crops, detection_eval, dlc_detector, frcnn_detector, sites
-from ra_lib.manifest import load_cohort
-from ra_lib.profiles import resolve
-from ra_lib.training import select_device
+from ra_lib.core import artifacts as store
+from ra_lib.stages.detection import crops, evaluation as detection_eval, dlc as dlc_detector, frcnn as frcnn_detector
+from ra_lib.cohort import sites
+from ra_lib.cohort.manifest import load_cohort
+from ra_lib.core.profiles import resolve
+from ra_lib.core.training import select_device
 
 STAGE = "02_joint_detection"
 stage_cfg = resolve(detection_eval.PROFILES, profile, n_train=n_train, crop_centres=crop_centres)
@@ -123,7 +124,7 @@ dlc_summary
 # DeepLabCut. Its MobileNet features are 16 and 32 times coarser than the input, so it gets larger inputs
 # than DeepLabCut (256 px in `quick`; at 128 px it missed more JSN joints than the baseline), and its
 # anchors are sized to the joint boxes; to fit a CPU budget its box head is narrower and it proposes fewer
-# regions than torchvision's COCO settings (`ra_lib.frcnn_detector.PROPOSALS`).
+# regions than torchvision's COCO settings (`ra_lib.stages.detection.frcnn.PROPOSALS`).
 
 # %%
 if frcnn_cfg.image_size == dlc_cfg.image_size:
@@ -152,7 +153,7 @@ display(Markdown(f"{frcnn_cfg.arch}, {frcnn_cfg.epochs} epochs; training loss "
 #
 # Paper 001's boxes are defined at its image scale. Rather than resizing every radiograph, each box is
 # scaled by the hand's median proximal-phalanx length (MCP to PIP, fingers 2-5, from the labelled centres)
-# over a reference length that the paper does not print: `ra_lib.crops.PAPER_PHALANX_PX`, 400 px, an adult
+# over a reference length that the paper does not print: `ra_lib.stages.detection.crops.PAPER_PHALANX_PX`, 400 px, an adult
 # phalanx of about 40 mm at 0.1 mm per pixel. A joint is detected correctly when its labelled centre lies in
 # the box around the detected centre; it is intact (grade 0) or not by the cohort's scores. The baseline puts
 # every landmark at its mean position over the training hands (in hand coordinates): it knows the layout of a

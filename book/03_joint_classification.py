@@ -40,17 +40,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib import artifacts as store
-from ra_lib import classification as clf
-from ra_lib import comparisons
-from ra_lib import published
-from ra_lib.classification_models import MODEL_LABELS, MODEL_TYPES, n_inputs
-from ra_lib.crops import load_crop_store
-from ra_lib.folds import rotation
-from ra_lib.manifest import load_cohort
-from ra_lib.profiles import resolve
-from ra_lib.sites import GROUPS, sites_in_group
-from ra_lib.training import select_device
+from ra_lib.core import artifacts as store
+from ra_lib.stages.classification import pipeline as clf
+from ra_lib.stages.comparisons import pipeline as comparisons
+from ra_lib.evaluation import published
+from ra_lib.stages.classification.models import MODEL_LABELS, MODEL_TYPES, n_inputs
+from ra_lib.stages.detection.crops import load_crop_store
+from ra_lib.cohort.folds import rotation
+from ra_lib.cohort.manifest import load_cohort
+from ra_lib.core.profiles import resolve
+from ra_lib.cohort.sites import GROUPS, sites_in_group
+from ra_lib.core.training import select_device
 
 settings = resolve(clf.PROFILES, profile, epochs=epochs, test_folds=test_folds, crop_size=crop_size,
                    backbone=backbone, weights_path=weights_path)
@@ -160,7 +160,7 @@ clf.training_summary(result.runs)
 #
 # The readers of the cohort graded the same joints independently; a reader's call is non-intact when
 # the grade is >= 1, and the reader is scored on the joints the models predicted. Decisions of the
-# models are probability >= 0.5. PR-AUC is the average precision (`ra_lib.metrics.average_precision`);
+# models are probability >= 0.5. PR-AUC is the average precision (`ra_lib.evaluation.metrics.average_precision`);
 # for a reader's 0/1 calls it is the area under a two-point curve. "finger" is PIP-IP + MCP + CMC-M for
 # erosion and PIP + MCP + CMC for JSN, as the paper.
 

@@ -40,13 +40,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib import artifacts as store
-from ra_lib import cdf_regression as cdf
-from ra_lib import grading
-from ra_lib.crops import load_crop_store
-from ra_lib.manifest import load_cohort
-from ra_lib.profiles import resolve
-from ra_lib.training import select_device
+from ra_lib.core import artifacts as store
+from ra_lib.stages.grading import cdf_regression as cdf
+from ra_lib.stages.grading import pipeline as grading
+from ra_lib.stages.detection.crops import load_crop_store
+from ra_lib.cohort.manifest import load_cohort
+from ra_lib.core.profiles import resolve
+from ra_lib.core.training import select_device
 
 STAGE = "04_joint_grading"
 settings = resolve(grading.PROFILES, profile, epochs=epochs, regression_epochs=regression_epochs, arch=arch,

@@ -38,13 +38,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from ra_lib import artifacts as store
-from ra_lib import overall_score as os5
-from ra_lib import plots
-from ra_lib.manifest import load_cohort
-from ra_lib.overall_models import VARIANT_LABELS
-from ra_lib.profiles import resolve
-from ra_lib.training import select_device
+from ra_lib.core import artifacts as store
+from ra_lib.stages.overall_score import pipeline as os5
+from ra_lib.core import plots
+from ra_lib.cohort.manifest import load_cohort
+from ra_lib.stages.overall_score.models import VARIANT_LABELS
+from ra_lib.core.profiles import resolve
+from ra_lib.core.training import select_device
 
 settings = resolve(os5.PROFILES, profile, epochs=epochs, input_size=input_size, unit=unit, loss_delta=loss_delta,
                    compare_delta=compare_delta, weights_path=weights_path)

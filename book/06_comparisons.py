@@ -36,12 +36,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib import artifacts as store
-from ra_lib import comparisons as cmp
-from ra_lib import published
-from ra_lib.artifacts import MissingArtifactError
-from ra_lib.manifest import load_cohort
-from ra_lib.profiles import resolve
+from ra_lib.core import artifacts as store
+from ra_lib.stages.comparisons import pipeline as cmp
+from ra_lib.evaluation import published
+from ra_lib.core.artifacts import MissingArtifactError
+from ra_lib.cohort.manifest import load_cohort
+from ra_lib.core.profiles import resolve
 
 settings = resolve(cmp.PROFILES, profile, n_boot=n_boot)
 cohort = load_cohort(manifest)

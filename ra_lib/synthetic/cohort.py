@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..sites import EROSION, HANDS
+from ra_lib.cohort.sites import EROSION, HANDS
 from .devices import DEVICES, Device
 from .dicom_io import DicomHeader, write_dicom
 from .export import ImageRecord, write_tables

@@ -1,4 +1,4 @@
-"""Ground-truth tables in the manifest layout of ``ra_lib.schema``, and the RA2-DREAM export."""
+"""Ground-truth tables in the manifest layout of ``ra_lib.cohort.schema``, and the RA2-DREAM export."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ import pandas as pd
 import pydicom
 from PIL import Image
 
-from ..schema import IMAGE_COLUMNS, LANDMARK_COLUMNS, READER_COLUMNS, SCORE_COLUMNS
-from ..sites import EROSION, HAND_LANDMARKS, HANDS, JSN, hand_sites
+from ra_lib.cohort.schema import IMAGE_COLUMNS, LANDMARK_COLUMNS, READER_COLUMNS, SCORE_COLUMNS
+from ra_lib.cohort.sites import EROSION, HAND_LANDMARKS, HANDS, JSN, hand_sites
 from .grades import ReaderParams, read_grades
 from .scenes import rotate90
 from .skeleton import HandState

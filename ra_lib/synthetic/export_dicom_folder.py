@@ -3,7 +3,7 @@
 ``dicoms/ST0001/SE0001/IM0001`` (studies, series and images numbered in export order, every
 file named ``IM0001`` because each synthetic series holds one image; no extension, no
 identifier in any path) and ``scores.csv``, ``landmarks.csv``, ``readers.csv`` and ``views.csv``
-keyed by SOPInstanceUID, as :mod:`ra_lib.adapters.dicom_folder` reads them.
+keyed by SOPInstanceUID, as :mod:`ra_lib.cohort.adapters.dicom_folder` reads them.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pydicom
 
-from ..adapters.dicom_folder import VIEWS_COLUMNS, infer_view
-from ..imageio import image_header
+from ra_lib.cohort.adapters.dicom_folder import VIEWS_COLUMNS, infer_view
+from ra_lib.cohort.imageio import image_header
 
 DICOM_DIR = "dicoms"
 #: The cohort's tables and their names in the export.
@@ -31,7 +31,7 @@ def export_dicom_folder(cohort_dir: str | os.PathLike, out_dir: str | os.PathLik
     series; both are numbered in the order of the cohort's image ids.
     The score, landmark and reader tables are the cohort's with each ``image_id`` replaced by its
     file's SOPInstanceUID. ``views.csv`` lists only the images whose view the tags do not give
-    (:func:`~ra_lib.adapters.dicom_folder.infer_view` disagrees with the cohort's view): hands
+    (:func:`~ra_lib.cohort.adapters.dicom_folder.infer_view` disagrees with the cohort's view): hands
     with a blank or EXTREMITY body part, or without laterality. The smoke cohort (seed 0) has
     three, hand images sent with a blank BodyPartExamined; the file is written (header only)
     even when there are none.

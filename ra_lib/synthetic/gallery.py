@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..sites import EROSION, JSN, get_site, hand_sites
+from ra_lib.cohort.sites import EROSION, JSN, get_site, hand_sites
 from .devices import DEVICES
 from .grades import SURFACE_BANDS
 from .render import Canvas, expose

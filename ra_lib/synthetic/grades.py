@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..sites import EROSION, GROUPS, HAND_LANDMARKS, HANDS, JSN, Site, hand_sites
+from ra_lib.cohort.sites import EROSION, GROUPS, HAND_LANDMARKS, HANDS, JSN, Site, hand_sites
 
 SITES: tuple[Site, ...] = tuple(hand_sites())
 EROSION_SITES: tuple[Site, ...] = tuple(hand_sites(EROSION))

@@ -9,7 +9,7 @@ joint-space width ``g`` (``g`` shrinks with the JSN grade; at grade 4 it is nega
 the gap is bridged). Erosions are :class:`~.shapes.Bite` s on the articular margins
 whose size follows the eroded-surface percentage.
 
-Landmarks (``ra_lib.sites.HAND_LANDMARKS``):
+Landmarks (``ra_lib.cohort.sites.HAND_LANDMARKS``):
 
 * *bone landmarks* ``mc1, trapezium, scaphoid, lunate, radius, ulna`` lie inside their
   bone (first-metacarpal base, carpal centres, distal radius 7 mm below its articular

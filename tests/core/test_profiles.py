@@ -1,0 +1,17 @@
+import pytest
+
+from ra_lib.core.profiles import resolve
+
+PROFILES = {"smoke": {"epochs": 1, "size": 32}, "quick": {"epochs": 5, "size": 64}}
+
+
+def test_none_means_profile_default_and_values_override():
+    cfg = resolve(PROFILES, "quick", epochs=None, size=96)
+    assert (cfg.epochs, cfg.size) == (5, 96)
+
+
+def test_unknown_profile_and_setting_are_errors():
+    with pytest.raises(ValueError, match="unknown profile 'paper'"):
+        resolve(PROFILES, "paper")
+    with pytest.raises(ValueError, match="epoch"):
+        resolve(PROFILES, "smoke", epoch=3)
