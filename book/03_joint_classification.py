@@ -42,7 +42,7 @@ from IPython.display import Markdown, display
 
 from ra_lib.core import artifacts as store
 from ra_lib.stages.classification import pipeline as clf
-from ra_lib.stages.comparisons import pipeline as comparisons
+from ra_lib.evaluation.readers import reader_rows
 from ra_lib.evaluation import published
 from ra_lib.stages.classification.models import MODEL_LABELS, MODEL_TYPES, n_inputs
 from ra_lib.stages.detection.crops import load_crop_store
@@ -165,7 +165,7 @@ clf.training_summary(result.runs)
 # erosion and PIP + MCP + CMC for JSN, as the paper.
 
 # %%
-readers = comparisons.reader_rows(cohort.readers, result.oof)
+readers = reader_rows(cohort.readers, result.oof)
 evaluation = clf.evaluation_table(pd.concat([result.oof, readers], ignore_index=True), settings.threshold)
 store.write_table(evaluation, out / "table4.csv")
 clf.table4(evaluation)

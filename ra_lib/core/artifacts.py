@@ -134,3 +134,20 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_metrics(stage_folder: str | Path, headline: dict, **details: Any) -> Path:
+    """Write a stage's ``metrics.json``: ``{"headline": {name: number or null}, **details}``.
+
+    ``headline`` comes from :func:`ra_lib.core.contracts.headline`; ``details`` (profile, seed,
+    settings, tables) are for readers of the file, never looked up by other stages.
+    """
+    return write_json({"headline": headline, **details}, Path(stage_folder) / "metrics.json")
+
+
+def read_headline(stage: str, root: str | Path = DEFAULT_ROOT) -> dict[str, float | None]:
+    """The flat headline of an upstream stage's ``metrics.json``, looked up by name."""
+    metrics = read_json(stage, "metrics.json", root)
+    if "headline" not in metrics:
+        raise MissingArtifactError(f"{Path(root) / stage / 'metrics.json'} has no headline: re-run stage {stage!r}")
+    return metrics["headline"]

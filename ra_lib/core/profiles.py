@@ -1,28 +1,36 @@
 """Profiles: named default settings of a stage (``smoke``, ``quick``, ``paper``).
 
-Each stage module declares ``PROFILES = {"smoke": {...}, "quick": {...}, "paper": {...}}``. A
-notebook's parameters cell lists every knob with ``None`` meaning "the profile's value";
-:func:`resolve` merges the two so that papermill ``-p`` values always win.
+Each stage package declares one frozen settings dataclass and ``PROFILES = {"smoke": Settings(...),
+"quick": ..., "paper": ...}``. A notebook's parameters cell lists every knob with ``None`` meaning
+"the profile's value"; :func:`resolve` merges the two so that papermill ``-p`` values always win.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any, Mapping
+import dataclasses
+from typing import Any, Mapping, TypeVar
 
 PROFILE_NAMES = ("smoke", "quick", "paper")
 
+Settings = TypeVar("Settings")
 
-def resolve(profiles: Mapping[str, Mapping[str, Any]], profile: str, **overrides: Any) -> SimpleNamespace:
+
+def resolve(profiles: Mapping[str, Settings], profile: str, **overrides: Any) -> Settings:
     """Settings of ``profile`` with every non-``None`` override applied.
 
-    Raises ``ValueError`` for an unknown profile or an override the profile does not define,
+    Raises ``ValueError`` for an unknown profile or an override the settings do not define,
     so a mistyped papermill parameter is an error, not a silent no-op.
     """
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(profiles)}")
-    settings = dict(profiles[profile])
-    unknown = sorted(set(overrides) - set(settings))
+    base = profiles[profile]
+    if isinstance(base, Mapping):  # TRANSITION: stages still on dict profiles
+        from types import SimpleNamespace
+        unknown = sorted(set(overrides) - set(base))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown} for profile {profile!r}; known: {sorted(base)}")
+        return SimpleNamespace(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+    known = {f.name for f in dataclasses.fields(base)}
+    unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"unknown setting(s) {unknown} for profile {profile!r}; known: {sorted(settings)}")
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    return SimpleNamespace(**settings)
+        raise ValueError(f"unknown setting(s) {unknown} for profile {profile!r}; known: {sorted(known)}")
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -6,7 +6,7 @@ bootstraps (:func:`ra_lib.evaluation.stats.bootstrap_ci`): joints and hands of o
 
 * Paper 001 Table 4 with 95 % CIs (:func:`table4_ci`), differences against SISO
   (:func:`ra_lib.evaluation.stats.bootstrap_diff`, Holm-adjusted per row of the table), the readers in the same
-  table (:func:`reader_rows`) and model-vs-reader tests (:func:`reader_comparisons`).
+  table (:func:`ra_lib.evaluation.readers.reader_rows`) and model-vs-reader tests (:func:`reader_comparisons`).
 * Paper 003's agreement criteria and t-tests (:func:`score_agreement`, :func:`error_comparisons`).
 * Paper 004 Table 2 with CIs and McNemar tests between methods (:func:`grading_ci`, :func:`grading_mcnemar`).
 * The book's headline numbers beside the papers' (:func:`headline_table`).
@@ -29,6 +29,7 @@ from ra_lib.evaluation import metrics, stats
 from ra_lib.core.errors import RaDataError
 from ra_lib.evaluation.published import TABLE4_COLUMNS, TABLE4_METRICS, TABLE4_REGIONS
 from ra_lib.cohort.sites import FINGER_GROUPS, GROUPS, KINDS
+from ra_lib.evaluation.readers import JOINT_KEYS, OOF_COLUMNS, READER_PREFIX, reader_rows
 
 STAGE = "06_comparisons"
 SELECTION, DETECTION = "01_image_selection", "02_joint_detection"
@@ -37,17 +38,13 @@ CLASSIFICATION, GRADING, OVERALL = "03_joint_classification", "04_joint_grading"
 PROFILES = {"smoke": {"n_boot": 50}, "quick": {"n_boot": 500}, "paper": {"n_boot": 2000}}
 
 #: Artifact column contracts (docs/ARTIFACTS.md) this module relies on.
-OOF_COLUMNS = ("hand_id", "patient", "hand", "kind", "site", "group", "fold", "model", "probability", "label")
 GRADE_COLUMNS = ("hand_id", "patient", "kind", "site", "split", "method", "grade_true", "grade_pred")
 SCORE_COLUMNS = ("patient", "variant", "score_true", "score_pred", "split")
-READER_COLUMNS = ("reader_id", "hand_id", "kind", "site", "grade")
 
 #: Stage 3's model codes in paper 001's column order; the reference of the significance marks.
 MODEL_ORDER = ("siso", "mimo_local", "mimo_one_hand", "mimo_both_hands")
 REFERENCE = "siso"
-READER_PREFIX = "reader "
 READER_MEAN = "mean of readers"
-JOINT_KEYS = ["hand_id", "kind", "site"]
 #: Stage 5's paper model when its metrics.json does not name one.
 DEFAULT_MAIN_VARIANT = "IRB"
 #: Stage 1's three-class model (two binary models fused), paper 000's software.
@@ -129,21 +126,6 @@ def region_groups(kind: str, region: str) -> tuple[str, ...]:
     if region not in TABLE4_REGIONS:
         raise ValueError(f"unknown region {region!r}; expected one of {TABLE4_REGIONS}")
     return {"finger": FINGER_GROUPS[kind], "wrist": ("wrist",), "all": GROUPS[kind]}[region]
-
-
-def reader_rows(readers: pd.DataFrame, oof: pd.DataFrame) -> pd.DataFrame:
-    """Readers' calls (grade >= 1) on the joints stage 3 predicted, as OOF rows (``model = "reader <id>"``).
-
-    ``probability`` is the 0/1 call; truth (``label``) and the other columns come from the OOF table.
-    Joints a reader did not grade are absent for that reader.
-    """
-    missing = [c for c in READER_COLUMNS if c not in readers.columns]
-    if missing:
-        raise RaDataError(f"cohort readers table: missing column(s) {missing}")
-    truth = oof.drop_duplicates(JOINT_KEYS).drop(columns=["model", "probability"])
-    calls = readers.dropna(subset=["grade"]).merge(truth, on=JOINT_KEYS, how="inner")
-    return calls.assign(model=READER_PREFIX + calls["reader_id"].astype(str),
-                        probability=(calls["grade"] >= 1).astype(float))[list(OOF_COLUMNS)]
 
 
 def decision_metrics(threshold: float = 0.5) -> dict[str, MetricFn]:

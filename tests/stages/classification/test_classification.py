@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ra_lib.stages.classification import pipeline as clf
-from ra_lib.stages.comparisons.pipeline import reader_rows
+from ra_lib.evaluation.readers import reader_rows
 from ra_lib.cohort.folds import rotation
 from ra_lib.core.profiles import resolve
 from ra_lib.cohort.sites import HAND_SITES, sites_in_group
