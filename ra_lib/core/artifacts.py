@@ -94,16 +94,6 @@ def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
-def save_torch(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` atomically (model state dicts, checkpoints)."""
-    import torch
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-    return path
-
-
 def require(stage: str, name: str, root: str | Path = DEFAULT_ROOT) -> Path:
     """Path of an upstream artifact; raise :class:`MissingArtifactError` naming the stage if absent."""
     path = Path(root) / stage / name
