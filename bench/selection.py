@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ra_lib.stages.selection.pipeline import SelectionCNN
+from ra_lib.stages.selection.model import SelectionCNN
 
 
 def flops_per_image(model: torch.nn.Module, input_size: int) -> int:

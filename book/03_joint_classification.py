@@ -10,8 +10,8 @@
 #
 # ```{admonition} What this reproduces
 # {cite}`miyama2022` ("Models for classification", "Training of classification models", Table 4,
-# Figs. 3, 6 and 7): every detected joint is classified as intact (SvdH grade 0) or non-intact
-# (grade >= 1), for erosion and joint space narrowing (JSN) separately, by four networks that differ
+# Figs. 3, 6 and 7): every detected joint is classified as intact (SvdH grade $0$) or non-intact
+# (grade $\geq 1$), for erosion and joint space narrowing (JSN) separately, by four networks that differ
 # only in what they see: one joint (**SISO**), the same joint on both hands (**MIMO local**), the joint
 # group of one hand (**MIMO one-hand**) or the group on both hands (**MIMO both-hands**). One model per
 # joint group, eight patient-disjoint folds (6 train / 1 validation / 1 test, rotating), geometric
@@ -27,38 +27,59 @@ profile = "quick"
 seed = 0
 artifacts = "_build/artifacts"
 device = "auto"
-epochs = None  # None: the profile's value (the paper: at most 100)
-test_folds = None  # None: the profile's value; a list of folds to predict (all folds: full coverage)
+# Every setting below: None = the profile's value.
+models = None  # model types to train (all four: siso, mimo_local, mimo_one_hand, mimo_both_hands)
+kinds = None  # "erosion" and / or "jsn"
+groups = None  # joint groups to train (None: every group of each kind)
+test_folds = None  # folds to predict (None: all, full out-of-fold coverage)
 crop_size = None  # side of the network input in pixels (the paper: VGG16's 224)
 backbone = None  # "small" (CPU) or "vgg16" (the paper)
+width = None  # channels of the small network's first block
 weights_path = None  # optional local ImageNet VGG16 weights (.pth); nothing is downloaded
+pool = None  # output side of the backbone's average pool
+fc_layers = None  # hidden fully connected layers
+fc_width = None  # units per hidden layer
+dropout = None
+init = None  # "he" or "random" (normal, sd 0.05) for the fully connected layers
+batch_crops = None  # crops per batch (samples per batch = batch_crops / crops per sample)
+lr = None  # Adam learning rate
+epochs = None  # at most this many epochs (the paper: 100)
+patience = None  # early stopping after this many epochs without a lower validation loss (the paper: 10)
+train_size = None  # training crops after balancing (the paper: about 10,000; None in the profile: majority count)
+threshold = None  # decision threshold on the probability
+rotation_deg = None  # augmentation: rotation up to +- this many degrees (the paper: 3)
+shift_px = None  # augmentation: shift up to +- this many pixels of a shift_reference_px input (the paper: 5 of 224)
+shift_reference_px = None
+scale_range = None  # augmentation: zoom range (the paper: 0.97-1.03)
 
 # %% tags=["remove-cell"]
+import dataclasses
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib.core import artifacts as store
-from ra_lib.stages.classification import pipeline as clf
-from ra_lib.evaluation.readers import reader_rows
-from ra_lib.evaluation import published
-from ra_lib.stages.classification.models import MODEL_LABELS, MODEL_TYPES, n_inputs
-from ra_lib.stages.detection.crops import load_crop_store
-from ra_lib.cohort.folds import rotation
 from ra_lib.cohort.manifest import load_cohort
+from ra_lib.core import artifacts as store
+from ra_lib.core.contracts import DETECTION
 from ra_lib.core.profiles import resolve
-from ra_lib.cohort.sites import GROUPS, sites_in_group
-from ra_lib.core.training import select_device
+from ra_lib.stages import classification
+from ra_lib.stages.classification import evaluate, figures
+from ra_lib.stages.classification.models import input_table
+from ra_lib.stages.classification.train import rotation_table
+from ra_lib.stages.detection.crops import load_crop_store
 
-settings = resolve(clf.PROFILES, profile, epochs=epochs, test_folds=test_folds, crop_size=crop_size,
-                   backbone=backbone, weights_path=weights_path)
-dev = select_device(device)
+settings = resolve(classification.PROFILES, profile, models=models, kinds=kinds, groups=groups,
+                   test_folds=test_folds, crop_size=crop_size, backbone=backbone, width=width,
+                   weights_path=weights_path, pool=pool, fc_layers=fc_layers, fc_width=fc_width, dropout=dropout,
+                   init=init, batch_crops=batch_crops, lr=lr, epochs=epochs, patience=patience,
+                   train_size=train_size, threshold=threshold, rotation_deg=rotation_deg, shift_px=shift_px,
+                   shift_reference_px=shift_reference_px, scale_range=scale_range)
 cohort = load_cohort(manifest)
-crops = load_crop_store(f"{artifacts}/02_joint_detection")
-visits = clf.visits_from_images(cohort.images)
-out = store.stage_dir(clf.STAGE, artifacts)
+crops = load_crop_store(Path(artifacts) / DETECTION)
+out = store.stage_dir(classification.STAGE, artifacts)
 pd.set_option("display.precision", 3)
 started = time.perf_counter()
 
@@ -73,76 +94,81 @@ started = time.perf_counter()
 # PIP / MCP / CMC / wrist, one model per group.
 
 # %%
-inputs = pd.DataFrame([{"kind": kind, "group": group, "sites": len(sites_in_group(kind, group)),
-                        **{MODEL_LABELS[m]: n_inputs(m, len(sites_in_group(kind, group))) for m in MODEL_TYPES}}
-                       for kind in GROUPS for group in GROUPS[kind]])
-inputs
+input_table()
 
 # %% [markdown]
 # Table: crops per sample (= outputs per sample) of each model and joint group.
 #
-# ## The joints
+# ## Training as the paper
 #
 # Each usable crop of stage 2 is one joint to classify: crops that stage 2 flagged (a missing or
 # unlikely joint centre) and joints without a grade are left out. Left hands arrive mirrored to the
-# right-hand orientation. The two hands of a patient are paired by visit (one both-hands radiograph, or a
-# left and a right radiograph of the same day); when a hand or a crop is missing, the MIMO models get a
-# blank image in its place, the missing target is left out of the loss and no prediction is made for it,
-# so every model is scored on the same joints.
-
-# %%
-joint_tables = {kind: clf.joint_table(crops.index, cohort.folds, kind, visits) for kind in settings.kinds}
-data = pd.concat([joints.groupby("group", sort=False)["label"].agg(joints="size", non_intact="sum")
-                  .reset_index().assign(kind=kind) for kind, (joints, _) in joint_tables.items()])
-data = data.assign(prevalence=data["non_intact"] / data["joints"])[["kind", "group", "joints", "non_intact",
-                                                                     "prevalence"]]
-display(Markdown("; ".join(f"{kind}: {c['used']} joints used, {c['flagged']} flagged and {c['ungraded']} "
-                           f"ungraded crops left out" for kind, (_, c) in joint_tables.items()) + "."))
-data
-
-# %% [markdown]
-# Joints and the share non-intact per group (compare the paper's Table 2: about 11-13 % of PIP-IP and MCP
-# erosions, half of the wrist).
-#
-# ## Training as the paper
+# right-hand orientation. The two hands of a patient are paired by visit: the two hands of one
+# both-hands radiograph, a left and a right radiograph of the same visit or study date, or, when the
+# images carry no date (the RA2 layout), the patient's only left and only right hand. When a hand or a
+# crop is missing, the MIMO models get a blank image in its place, the missing target is left out of the
+# loss and no prediction is made for it, so every model is scored on the same joints.
 #
 # The patients are split into eight disjoint folds. For each test fold, the next fold validates (early
 # stopping) and the remaining six train, so every fold is tested once:
 
 # %%
-fold_ids = sorted(cohort.folds["fold"].unique())
-run_folds = fold_ids if settings.test_folds is None else list(settings.test_folds)
-pd.DataFrame([dict(zip(("train folds", "validation fold", "test fold"), rotation(fold_ids, f))) for f in run_folds])
+rotation_table(cohort.folds, settings)
 
 # %% [markdown]
 # Both the training and the validation folds are balanced by geometric augmentation: rotations of up to
-# +-3 degrees, shifts of up to +-5 pixels (of the paper's 224-pixel input, scaled to ours) and scaling by
-# 0.97-1.03, applied to copies of crops of the smaller class until both classes are equally frequent
-# (the paper: about 10,000 training images; `train_size` below, counted in crops). For a MIMO sample, the
-# class is "contains a non-intact joint": samples of the smaller of the two sample classes are copied. The
-# loss is the binary cross-entropy summed over a sample's outputs, the optimiser Adam, and the weights of
-# the epoch with the lowest validation loss are kept. Settings of this run:
+# $\pm 3^\circ$, shifts of up to $\pm 5$ pixels (of the paper's $224$-pixel input, scaled to ours) and
+# scaling by a factor in $[0.97, 1.03]$, applied to copies of crops of the smaller class until both
+# classes are equally frequent (the paper: about 10,000 training images; `train_size` below, counted in
+# crops). For a MIMO sample, the class is "contains a non-intact joint": samples of the smaller of the
+# two sample classes are copied. A sample of $k$ joints with labels $y_j$ and predicted probabilities
+# $p_j$ costs the binary cross-entropy summed over its outputs,
+#
+# $$\mathcal{L} = -\sum_{j=1}^{k} \left[ y_j \log p_j + (1 - y_j) \log (1 - p_j) \right],$$
+#
+# where a missing input contributes nothing; the optimiser is Adam, and the weights of the epoch with
+# the lowest validation loss are kept. Settings of this run:
 
 # %%
-pd.Series({k: v for k, v in vars(settings).items()}, name="value").astype(str).to_frame()
+pd.Series(dataclasses.asdict(settings), name="value").astype(str).to_frame()
 
 # %% [markdown]
 # The paper fine-tuned an ImageNet VGG16 on 224-pixel crops and tuned the fully connected depth, their
 # initialisation, dropout and batch size per model and group (its Tables S1 and S2, not in our copy of
 # the paper); the `paper` profile uses VGG16 with one setting for all. The `quick` profile must run on two
-# CPU cores in a few minutes, so it trains a small VGG-style network (three 3x3 convolution blocks with
-# batch normalisation) from scratch on 32-pixel crops for a few epochs, and predicts only the test folds
-# listed above: the tables below then cover those folds' patients, not the whole cohort.
+# CPU cores in a few minutes, so it trains a small VGG-style network (three $3 \times 3$ convolution
+# blocks with batch normalisation) from scratch on 32-pixel crops for a few epochs, and predicts only the
+# test folds listed above: the tables below then cover those folds' patients, not the whole cohort.
 
 # %%
-result = clf.run_cv(crops.images, crops.index, cohort.folds, settings, seed=seed, device=dev, visits=visits)
+result = classification.run(cohort, settings, seed=seed, device=device, crop_store=crops)
 store.write_table(result.oof, out / "oof_predictions.csv")
-store.write_table(result.runs, out / "runs.csv")
-store.write_table(result.history, out / "history.csv")
-masked = pd.DataFrame([{"kind": key.split("/")[0], "group": key.split("/")[1], "model": MODEL_LABELS[key.split("/")[2]],
-                        **value} for key, value in result.counts.items() if "/" in key])
-masked_total = masked.groupby("model", sort=False)[["samples", "masked_inputs", "samples_missing_hand"]].sum()
-masked_total
+store.write_table(result.cv.runs, out / "runs.csv")
+store.write_table(result.cv.history, out / "history.csv")
+display(Markdown(result.cohort_notes()))
+
+# %% [markdown]
+# ## The joints
+
+# %%
+display(Markdown("; ".join(f"{row.kind}: {row.used} joints used, {row.flagged} flagged and {row.ungraded} "
+                           f"ungraded crops left out" for row in result.cv.joint_counts.itertuples()) + "."))
+result.cv.groups
+
+# %% [markdown]
+# Joints and the share non-intact per group (compare the paper's Table 2: about 11-13 % of PIP-IP and MCP
+# erosions, half of the wrist).
+
+# %%
+result.pairing()
+
+# %% [markdown]
+# Hands and left/right hand pairs by how they were paired: on one both-hands radiograph (`image`), by the
+# images' visit or study date, or as a patient's only left and right hand (`patient`); `unpaired` hands
+# have no contralateral hand.
+
+# %%
+evaluate.masking_summary(result.cv.sample_counts)
 
 # %% [markdown]
 # Samples per model over all groups; `masked_inputs` counts the blank inputs standing in for a flagged
@@ -150,7 +176,7 @@ masked_total
 # missing altogether. None of them is dropped.
 
 # %%
-clf.training_summary(result.runs)
+evaluate.training_summary(result.cv.runs)
 
 # %% [markdown]
 # Trainings per kind and model, mean epochs run (early stopping) and the epoch whose weights were kept,
@@ -158,17 +184,23 @@ clf.training_summary(result.runs)
 #
 # ## Table 4: models and readers
 #
-# The readers of the cohort graded the same joints independently; a reader's call is non-intact when
-# the grade is >= 1, and the reader is scored on the joints the models predicted. Decisions of the
-# models are probability >= 0.5. PR-AUC is the average precision (`ra_lib.evaluation.metrics.average_precision`);
-# for a reader's 0/1 calls it is the area under a two-point curve. "finger" is PIP-IP + MCP + CMC-M for
+# The readers of the cohort, where it has any, graded the same joints independently; a reader's call is
+# non-intact when the grade is $\geq 1$, and the reader is scored on the joints the models predicted.
+# Decisions of the models are $p \geq 0.5$. With $\mathrm{TP}$, $\mathrm{FP}$, $\mathrm{TN}$ and
+# $\mathrm{FN}$ counted over the joints of a block,
+#
+# $$\text{sensitivity} = \frac{\mathrm{TP}}{\mathrm{TP} + \mathrm{FN}}, \qquad
+# \text{specificity} = \frac{\mathrm{TN}}{\mathrm{TN} + \mathrm{FP}}, \qquad
+# F = \frac{2\,\mathrm{TP}}{2\,\mathrm{TP} + \mathrm{FP} + \mathrm{FN}},$$
+#
+# and the PR-AUC is the average precision $\mathrm{AP} = \sum_n (R_n - R_{n-1})\, P_n$ over the
+# thresholds $n$ (recall $R_n$, precision $P_n$; `ra_lib.evaluation.metrics.average_precision`); for a
+# reader's 0/1 calls it is the area under a two-point curve. "finger" is PIP-IP + MCP + CMC-M for
 # erosion and PIP + MCP + CMC for JSN, as the paper.
 
 # %%
-readers = reader_rows(cohort.readers, result.oof)
-evaluation = clf.evaluation_table(pd.concat([result.oof, readers], ignore_index=True), settings.threshold)
-store.write_table(evaluation, out / "table4.csv")
-clf.table4(evaluation)
+store.write_table(result.evaluation, out / "table4.csv")
+evaluate.table4(result.evaluation)
 
 # %% [markdown]
 # Sensitivity, specificity, F-measure, PR-AUC and the share of non-intact joints (prevalence, the PR-AUC of
@@ -176,16 +208,13 @@ clf.table4(evaluation)
 # The paper's Table 4 for comparison (226 radiographs of 40 patients, different data):
 
 # %%
-paper = published.table4()
-paper.pivot_table(index=["kind", "region", "metric"], columns="label", values="value", sort=False)[
-    list(published.TABLE4_COLUMNS.values())]
+evaluate.published_table4()
 
 # %% [markdown]
 # ## Precision-recall curves (Fig. 6)
 
 # %%
-curves = clf.pr_curves(result.oof)
-fig = clf.plot_pr_curves(curves, evaluation)
+fig = figures.plot_pr_curves(evaluate.pr_curves(result.oof), result.evaluation)
 store.save_figure(fig, out / "pr_curves.png")
 plt.show()
 
@@ -198,15 +227,10 @@ plt.show()
 # ## One patient's joints (Fig. 7)
 
 # %%
-hands = clf.showcase_hands(result.oof, crops.index)
-outcomes = clf.joint_outcomes(result.oof, crops.index, hands, settings.threshold)
-image_ids = outcomes["image_id"].dropna().unique()
-patient = result.oof.loc[result.oof["hand_id"].isin(hands), "patient"].iloc[0] if hands else None
-fig = clf.plot_joint_outcomes(outcomes, cohort.load_image(image_ids[0]) if len(image_ids) == 1 else None)
+fig, caption = figures.showcase_figure(result.oof, crops.index, cohort.load_image, settings.threshold)
 store.save_figure(fig, out / "joint_outcomes.png")
 plt.show()
-display(Markdown(f"Patient `{patient}`, {len(hands)} hand(s) of one radiograph, test fold "
-                 f"{result.oof.loc[result.oof['hand_id'].isin(hands), 'fold'].iloc[0] if hands else '-'}."))
+display(Markdown(caption))
 
 # %% [markdown]
 # Figure: the joints of one test radiograph (one with both hands where there is one, and the most damaged),
@@ -218,9 +242,8 @@ display(Markdown(f"Patient `{patient}`, {len(hands)} hand(s) of one radiograph, 
 # ## Per joint group
 
 # %%
-by_group = clf.evaluation_table(result.oof, settings.threshold, by="group")
-store.write_table(by_group, out / "metrics_by_group.csv")
-by_group.assign(model=by_group["model"].map(MODEL_LABELS))[
+store.write_table(result.by_group, out / "metrics_by_group.csv")
+result.by_group.assign(model=result.by_group["model"].map(evaluate.MODEL_LABELS))[
     ["kind", "group", "model", "n", "prevalence", "sensitivity", "specificity", "f_measure", "average_precision"]]
 
 # %% [markdown]
@@ -229,26 +252,7 @@ by_group.assign(model=by_group["model"].map(MODEL_LABELS))[
 # ## Did the models learn?
 
 # %%
-check = clf.learning_check(evaluation)
-overall = check[check["region"] == "all"]
-siso = overall[overall["model"] == "siso"]
-lines = [f"- {row.kind}: SISO PR-AUC {row.pr_auc:.2f} against a prevalence of {row.prevalence:.2f}"
-         for row in siso.itertuples()]
-group_check = clf.learning_check(by_group)
-stuck = group_check.groupby(["kind", "group"])["learns"].any()
-stuck = stuck[~stuck]
-verdict = ("SISO beats the constant score on all joints of both kinds."
-           if siso["learns"].all() else
-           f"SISO does not beat the constant score for {', '.join(siso.loc[~siso['learns'], 'kind'])}: with "
-           f"{settings.epochs} epoch(s) on {settings.crop_size}-pixel crops the network has not learnt that kind.")
-if len(stuck):
-    verdict += (" No model beats the prevalence in " + ", ".join(f"{k} {g}" for k, g in stuck.index) +
-                ": there the network found no usable sign of damage in this run.")
-scored = overall.dropna(subset=["pr_auc"])
-best = scored.loc[scored.groupby("kind")["pr_auc"].idxmax()]
-ranking = "; ".join(f"{row.kind} {MODEL_LABELS[row.model]} ({row.pr_auc:.2f})" for row in best.itertuples())
-display(Markdown("\n".join(lines) + "\n\n" + verdict + f"\n\nHighest PR-AUC on all joints in this run: {ranking}; "
-                 "in the paper MIMO local (erosion 0.73, JSN 0.85)."))
+display(Markdown(evaluate.learning_verdict(result.evaluation, result.by_group, settings.epochs, settings.crop_size)))
 
 # %% [markdown]
 # A MIMO model sees fewer distinct training samples than SISO: SISO has one per joint, MIMO one-hand one
@@ -257,8 +261,7 @@ display(Markdown("\n".join(lines) + "\n\n" + verdict + f"\n\nHighest PR-AUC on a
 # input joints requires a combinatorial increase of training data"). On a small cohort and with the few
 # epochs of the `quick` profile the MIMO models can therefore trail SISO, unlike in the paper, where the
 # contralateral comparison of MIMO local helped most.
-
-# %% [markdown]
+#
 # ## Headline
 #
 # All joints, our run beside the paper (F-measure and PR-AUC; the readers' mean as the paper's "average of
@@ -266,14 +269,15 @@ display(Markdown("\n".join(lines) + "\n\n" + verdict + f"\n\nHighest PR-AUC on a
 # statistics page (stage 6).
 
 # %%
-ours = evaluation[evaluation["region"] == "all"]
-ours = ours[ours["model"].isin(list(MODEL_TYPES) + ["mean of readers"])]
-paper_all = paper[(paper["region"] == "all") & paper["metric"].isin(["f_measure", "pr_auc"])].assign(
-    model=lambda t: t["column"].replace({"surgeon mean": "mean of readers"}))
-paper_all = paper_all.pivot_table(index=["kind", "model"], columns="metric", values="value")
-headline = ours.set_index(["kind", "model"])[["f_measure", "average_precision", "prevalence"]].rename(
-    columns={"average_precision": "pr_auc"}).join(paper_all, rsuffix="_paper")
-metrics = clf.headline(evaluation, result)
-metrics.update(profile=profile, seed=seed, test_folds=run_folds, seconds=time.perf_counter() - started)
-store.write_json(metrics, out / "metrics.json")
-headline.rename(index=MODEL_LABELS, level="model")
+evaluate.headline_vs_paper(result.evaluation)
+
+# %%
+headline = result.headline()
+store.write_metrics(out, headline, profile=profile, seed=seed, settings=dataclasses.asdict(settings),
+                    seconds=time.perf_counter() - started, **result.details())
+pd.Series(headline, name="value").to_frame()
+
+# %% [markdown]
+# The stage's headline (`metrics.json`): ROC-AUC, PR-AUC, F-measure, sensitivity and specificity of each
+# model on all joints out of fold, the readers' mean F-measure and PR-AUC (empty without readers), the
+# share of non-intact joints, and the number of joints with a contralateral twin.

@@ -1,6 +1,6 @@
-"""``python -m ra_lib.cohort check MANIFEST``: validate a cohort (see :mod:`ra_lib.cohort.manifest`)."""
+"""``python -m ra_lib.cohort check MANIFEST``: validate a cohort (see :mod:`ra_lib.cohort.cli`)."""
 import sys
 
-from ra_lib.cohort.manifest import main
+from ra_lib.cohort.cli import main
 
 sys.exit(main())

@@ -25,26 +25,31 @@ def pseudonym(patient_id: str, salt: str) -> str:
     return PREFIX + digest[:HEX_DIGITS]
 
 
-def is_pseudonym(value: str) -> bool:
-    """Whether ``value`` has the pseudonym form ``P-`` + 10 lower-case hex digits."""
-    tail = value[len(PREFIX):]
-    return (value.startswith(PREFIX) and len(tail) == HEX_DIGITS
-            and all(c in "0123456789abcdef" for c in tail))
-
-
 def load_or_create_salt(path: str | Path) -> str:
-    """Read the salt file; create it with a random 256-bit salt (owner-only permissions) if missing."""
+    """Read the salt file; create it with a random 256-bit salt (owner-only permissions) if missing.
+
+    Never follows a symbolic link (a link, dangling or looping, is refused with ``ValueError``),
+    so the salt cannot be read from or written to a place outside the data root by a link.
+    """
     path = Path(path)
+    if path.is_symlink():
+        raise ValueError(f"{path}: salt file is a symbolic link; replace it by a regular file or delete it")
     if path.exists():
-        salt = path.read_text().strip()
+        if not path.is_file():
+            raise ValueError(f"{path}: salt file is not a regular file")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            salt = handle.read(4096).decode("utf-8", errors="replace").strip()
         if not salt:
             raise ValueError(f"{path}: salt file is empty; delete it to have a new one created")
         return salt
     salt = secrets.token_hex(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:  # another process created it first: use theirs
+        if path.is_symlink():
+            raise ValueError(f"{path}: salt file is a symbolic link; replace it by a regular file") from None
         return load_or_create_salt(path)
     with os.fdopen(fd, "w") as handle:
         handle.write(salt + "\n")

@@ -4,7 +4,7 @@ Two layers:
 
 * **Manifest tables** (what a user or the synthetic generator writes, read through a
   manifest in ``data_manifests/``): may carry real patient identifiers.
-* **Cohort tables** (what ``ra_lib.cohort.manifest.load_cohort`` returns and every stage uses):
+* **Cohort tables** (what ``ra_lib.cohort.load_cohort`` returns and every stage uses):
   patient identifiers are replaced by pseudonyms; one row per *hand* where relevant, so
   both-hands and one-hand radiographs flow through the same per-hand tables.
 """
@@ -38,6 +38,8 @@ COHORT_SCORE_COLUMNS = ("hand_id", "image_id", "patient", "hand", "kind", "site"
 COHORT_LANDMARK_COLUMNS = ("hand_id", "image_id", "hand", "landmark", "x", "y")
 COHORT_READER_COLUMNS = ("reader_id", "hand_id", "kind", "site", "grade")
 COHORT_FOLD_COLUMNS = ("patient", "fold")
+#: RA2 feet, never mixed into the per-hand scores.
+COHORT_FOOT_SCORE_COLUMNS = ("image_id", "patient", "foot", "kind", "site", "grade")
 
 
 def hand_id(image_id: str, hand: str) -> str:

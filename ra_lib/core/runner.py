@@ -4,40 +4,59 @@
     python -m ra_lib run --profile smoke --manifest data_manifests/synthetic_smoke.yaml \
         --build-dir _build/smoke --stages 00_cohort 01_image_selection
     python -m ra_lib render
+    python -m ra_lib kernel
 
-Each stage is ``book/NN_name.py`` (jupytext percent format). It is converted to a notebook,
-executed by papermill with the profile's parameters, and written (atomically) to
-``<build>/executed/NN_name.ipynb``. A stage is skipped when its notebook text, parameters,
-ra_lib source, cohort and upstream artifacts are unchanged. A failed stage stops the run with the
-stage, the cell and the error; stages that finished stay cached.
+Each stage (``ra_lib.core.contracts.STAGES``) is ``book/<stage>.py`` (jupytext percent format). It is
+converted to a notebook, executed by papermill in the ``ra-book`` kernel, and written (atomically) to
+``<build>/executed/<stage>.ipynb``. A stage is skipped when its notebook text, parameters, the ra_lib
+modules it imports (transitively), the cohort and the upstream artifacts are unchanged. The terminal
+shows a stage bar, one line per stage and a summary; kernel and papermill output go to
+``<build>/logs/<stage>.log``. A failed stage stops the run with the stage, the cell, the error and its
+log; stages that finished stay cached. ``<build>/build_info.json`` records the run for the intro page.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import datetime
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from ra_lib.core import build_record
+from ra_lib.core.contracts import STAGES
+
+LIBRARY_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = LIBRARY_DIR.parent
 BOOK_DIR = REPO_ROOT / "book"
 KERNEL_NAME = "ra-book"
+KERNEL_DISPLAY_NAME = "Python (ra-book)"
+#: The kernel's environment, set in its kernel spec: figures render inline (``plt.show()`` and
+#: ``ra_lib.core.plots.show`` reach the notebook) whatever ``MPLBACKEND`` the calling shell exports.
+KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+#: CurveZMQ keys for the kernel's sockets: encrypted, so the kernel does not warn about plain TCP.
+KERNEL_MANAGER_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 KEY_FILE = ".stage_key"
 #: Book files copied next to the executed notebooks for rendering.
 RENDER_FILES = ("_config.yml", "_toc.yml", "references.bib")
+#: A tqdm bar line ends in its timing bracket: "[00:01<00:02, 2.9it/s]" or "[00:01, 2.9it/s]".
+PROGRESS_LINE = re.compile(r"\[(\d+:)?\d\d:\d\d(<[^\]]*)?(, [^\]]*)?\]\s*$")
 
 
 class StageFailed(RuntimeError):
-    """A stage notebook raised: carries the stage, the failing cell and the error."""
+    """A stage notebook raised: carries the stage, the failing cell, the error and the stage's log."""
 
 
 @dataclass
@@ -49,22 +68,91 @@ class StageResult:
 
 
 def discover_stages() -> list[str]:
-    """Stage names in run order: ``book/NN_*.py``."""
-    return sorted(p.stem for p in BOOK_DIR.glob("[0-9][0-9]_*.py"))
+    """The stages in run order (``STAGES``), checked against the notebooks ``book/NN_*.py``."""
+    found = sorted(p.stem for p in BOOK_DIR.glob("[0-9][0-9]_*.py"))
+    if found != list(STAGES):
+        raise RuntimeError(f"the stage notebooks in {BOOK_DIR} ({found}) differ from "
+                           f"ra_lib.core.contracts.STAGES ({list(STAGES)})")
+    return list(STAGES)
 
 
-def _hash_files(paths, hasher) -> None:
+# -- cache keys -------------------------------------------------------------------------------------
+
+def _hash_files(paths, hasher, root: Path | None = None) -> None:
     for path in sorted(paths):
-        hasher.update(str(path.name).encode())
+        hasher.update(str(path.relative_to(root) if root else path.name).encode())
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 hasher.update(chunk)
 
 
-def ra_lib_fingerprint() -> str:
-    """Hash of the ra_lib source: any library change invalidates every stage."""
+def _code_cells(notebook: Path) -> list[str]:
+    """The Python source of a notebook's code cells, IPython magics and shell lines dropped."""
+    import jupytext
+
+    cells = [cell.source for cell in jupytext.read(notebook).cells if cell.cell_type == "code"]
+    return ["\n".join(ln for ln in cell.splitlines() if not ln.lstrip().startswith(("%", "!"))) for cell in cells]
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of an ra_lib module or package (its ``__init__.py``); None for anything else."""
+    parts = name.split(".")
+    if parts[0] != LIBRARY_DIR.name:
+        return None
+    base = LIBRARY_DIR.parent.joinpath(*parts)
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Every dotted name an ``import`` / ``from ... import`` anywhere in ``tree`` may load."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                package = module.split(".")[: len(module.split(".")) - node.level + is_package]
+                base = ".".join(package + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def library_modules(notebook: Path) -> list[Path]:
+    """The ra_lib files a notebook's code cells import, directly or through other ra_lib modules.
+
+    A static walk of ``import`` statements (packages count with their ``__init__.py``); when a cell
+    does not parse, every ra_lib file counts.
+    """
+    try:
+        pending = [(ast.parse(source), "__main__", False) for source in _code_cells(notebook)]
+    except SyntaxError:
+        return sorted(LIBRARY_DIR.rglob("*.py"))
+    found: dict[str, Path] = {}
+    while pending:
+        tree, module, is_package = pending.pop()
+        for name in _imported_names(tree, module, is_package):
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:depth])
+                path = found.get(prefix) or _module_file(prefix)
+                if path is None:
+                    break
+                if prefix not in found:
+                    found[prefix] = path
+                    pending.append((ast.parse(path.read_bytes()), prefix, path.name == "__init__.py"))
+    return sorted(set(found.values()))
+
+
+def library_fingerprint(stage: str) -> str:
+    """Hash of the ra_lib source a stage's notebook imports: other library edits keep it cached."""
     hasher = hashlib.sha256()
-    _hash_files((REPO_ROOT / "ra_lib").rglob("*.py"), hasher)
+    _hash_files(library_modules(BOOK_DIR / f"{stage}.py"), hasher, root=LIBRARY_DIR.parent)
     return hasher.hexdigest()
 
 
@@ -80,6 +168,22 @@ def stage_key(stage: str, parameters: dict, cohort_fingerprint: str, upstream_di
         files = [p for p in directory.rglob("*") if p.is_file() and p.name != KEY_FILE] if directory.exists() else []
         _hash_files(files, hasher)
     return hasher.hexdigest()
+
+
+def notebook_defaults(stage: str) -> dict:
+    """The literal values of a stage notebook's ``parameters`` cell."""
+    import jupytext
+
+    defaults = {}
+    for cell in jupytext.read(BOOK_DIR / f"{stage}.py").cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try:
+                        defaults[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        pass
+    return defaults
 
 
 def prepare_cohort(manifest_path: Path) -> str:
@@ -98,14 +202,50 @@ def prepare_cohort(manifest_path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _execute(stage: str, parameters: dict, executed_dir: Path) -> None:
+# -- the kernel and one stage -----------------------------------------------------------------------
+
+def install_kernel() -> Path:
+    """Install (or update) the ``ra-book`` kernel spec of this Python, with :data:`KERNEL_ENV`."""
+    from ipykernel.kernelspec import install
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    def current():
+        try:
+            return KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        except NoSuchKernel:
+            return None
+
+    spec = current()
+    if spec is None or spec.argv[0] != sys.executable or any(spec.env.get(k) != v for k, v in KERNEL_ENV.items()):
+        install(kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME, prefix=sys.prefix, env=dict(KERNEL_ENV))
+        spec = current()
+        if any(spec.env.get(k) != v for k, v in KERNEL_ENV.items()):
+            raise RuntimeError(f"the kernel spec {spec.resource_dir} shadows the one installed into {sys.prefix}: "
+                               f"remove it (jupyter kernelspec remove {KERNEL_NAME})")
+    return Path(spec.resource_dir)
+
+
+def _is_progress(text: str) -> bool:
+    return all(PROGRESS_LINE.search(part) for part in re.split(r"[\r\n]+", text) if part.strip())
+
+
+def _tidy(notebook, stage: str, target: Path) -> None:
+    """Drop progress-bar output (it is in the stage log) and record repository-relative paths."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.output_type == "stream" and o.name == "stderr" and _is_progress(o.text))]
+    notebook.metadata.papermill.update(input_path=f"{BOOK_DIR.name}/{stage}.py", output_path=_repo_relative(target))
+
+
+def _execute(stage: str, parameters: dict, executed_dir: Path, log: Path) -> None:
     import jupytext
     import nbformat
     import papermill as pm
+    from traitlets.config import Config
 
     notebook = jupytext.read(BOOK_DIR / f"{stage}.py")
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python (ra-book)",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY_NAME, "language": "python"}
     executed_dir.mkdir(parents=True, exist_ok=True)
     source = executed_dir / f".{stage}.input.ipynb"
     nbformat.write(notebook, source)
@@ -113,82 +253,57 @@ def _execute(stage: str, parameters: dict, executed_dir: Path) -> None:
     partial = executed_dir / f".{stage}.partial.ipynb"
     (executed_dir / f"{stage}.params.yaml").write_text(yaml.safe_dump(parameters, sort_keys=True))
     try:
-        pm.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
-                            cwd=str(REPO_ROOT), progress_bar=False, log_output=False)
+        executed = pm.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
+                                       cwd=str(REPO_ROOT), progress_bar=False, log_output=True,
+                                       config=Config(KERNEL_MANAGER_CONFIG))
     except pm.PapermillExecutionError as error:
         line = next((ln for ln in reversed(error.source.splitlines()) if ln.strip()), "")
         raise StageFailed(f"stage {stage} failed in cell [{error.exec_count}] ({line.strip()[:80]}): "
-                          f"{error.ename}: {error.evalue}\n"
-                          f"(the partly executed notebook is {partial})") from None
+                          f"{error.ename}: {error.evalue}\n(the partly executed notebook is "
+                          f"{_repo_relative(partial)}; its log {_repo_relative(log)})") from None
+    _tidy(executed, stage, target)
+    nbformat.write(executed, partial)
     os.replace(partial, target)
     source.unlink()
 
 
-def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir: str = "_build",
-        params: dict | None = None, force: bool = False, render_html: bool = True) -> list[StageResult]:
-    """Run stages in order (all by default), then render. Returns one result per stage."""
-    from tqdm import tqdm
+# -- the terminal and the logs ----------------------------------------------------------------------
 
-    build = (REPO_ROOT / build_dir).resolve()
-    all_stages = discover_stages()
-    wanted = stages or all_stages
-    unknown = sorted(set(wanted) - set(all_stages))
-    if unknown:
-        raise SystemExit(f"unknown stage(s) {unknown}; stages are {all_stages}")
-    manifest_path = (REPO_ROOT / manifest).resolve()
-    print(f"cohort: {manifest} (profile {profile})", flush=True)
-    cohort_fingerprint = prepare_cohort(manifest_path)
-    library = ra_lib_fingerprint()
-    artifacts = build / "artifacts"
-    results: list[StageResult] = []
-    for stage in tqdm(wanted, desc="stages", unit="stage"):
-        parameters = {"manifest": _repo_relative(manifest_path), "profile": profile,
-                      "artifacts": _repo_relative(artifacts)}
-        parameters.update(_stage_params(params or {}, stage))
-        upstream = [artifacts / s for s in all_stages if s < stage]
-        key = stage_key(stage, parameters, cohort_fingerprint, upstream, library)
-        key_file = artifacts / stage / KEY_FILE
-        executed = build / "executed" / f"{stage}.ipynb"
-        if not force and executed.exists() and key_file.exists() and key_file.read_text() == key:
-            tqdm.write(f"  {stage}: unchanged, cached")
-            results.append(StageResult(stage, "cached", 0.0, 0.0))
-            continue
-        key_file.unlink(missing_ok=True)
-        start = time.perf_counter()
-        with _sample_peak_rss() as peak:
-            try:
-                _execute(stage, parameters, build / "executed")
-            except StageFailed:
-                results.append(StageResult(stage, "failed", time.perf_counter() - start, peak["mib"]))
-                print_summary(results)
-                raise
-        (artifacts / stage).mkdir(parents=True, exist_ok=True)
-        key_file.write_text(key)
-        seconds = time.perf_counter() - start
-        results.append(StageResult(stage, "ran", seconds, peak["mib"]))
-        tqdm.write(f"  {stage}: ran in {seconds:.1f} s")
-    print_summary(results)
-    if render_html:
-        render(build_dir)
-    return results
-
-
-def _repo_relative(path: Path) -> str:
-    """A path as the notebooks see it (they run in the repository root): relative when inside it."""
+def _terminal(stream):
+    """A stream that keeps writing where ``stream`` writes now, even while fd 1 and 2 go to a log."""
     try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
+        return os.fdopen(os.dup(stream.fileno()), "w", buffering=1, encoding="utf-8", errors="replace")
+    except (AttributeError, OSError, ValueError):  # not backed by a file descriptor (e.g. captured)
+        return stream
 
 
-def _stage_params(params: dict, stage: str) -> dict:
-    """``key`` applies to every stage, ``stage:key`` to one."""
-    selected = {}
-    for name, value in params.items():
-        target, _, key = name.rpartition(":")
-        if not target or target == stage:
-            selected[key] = value
-    return selected
+@contextmanager
+def _output_to(log: Path):
+    """Send what this process and its children (the kernel) write to stdout / stderr to ``log``,
+    with papermill's log (cell outputs included)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = (os.dup(1), os.dup(2))
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(descriptor, 1)
+    os.dup2(descriptor, 2)
+    os.close(descriptor)
+    handler = logging.FileHandler(log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.addHandler(handler)
+    papermill_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        papermill_log.removeHandler(handler)
+        handler.close()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 @contextmanager
@@ -221,34 +336,116 @@ def _sample_peak_rss(interval: float = 0.25):
         thread.join()
 
 
-def print_summary(results: list[StageResult]) -> None:
-    """A closing table: stage, status, wall time, peak RSS (runner + kernel, sampled)."""
-    print(f"\n{'stage':<28}{'status':<9}{'seconds':>9}{'peak RSS MiB':>14}")
-    for r in results:
-        print(f"{r.stage:<28}{r.status:<9}{r.seconds:>9.1f}{r.peak_rss_mib:>14.0f}")
-    print(f"{'total':<37}{sum(r.seconds for r in results):>9.1f}\n", flush=True)
+# -- the run ----------------------------------------------------------------------------------------
 
+def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir: str = "_build",
+        params: dict | None = None, force: bool = False, render_html: bool = True) -> list[StageResult]:
+    """Run stages in order (all by default), then render. Returns one result per stage."""
+    from tqdm import tqdm
+
+    build = (REPO_ROOT / build_dir).resolve()
+    all_stages = discover_stages()
+    wanted = stages or all_stages
+    unknown = sorted(set(wanted) - set(all_stages))
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {unknown}; stages are {all_stages}")
+    out, err = _terminal(sys.stdout), _terminal(sys.stderr)
+    manifest_path = (REPO_ROOT / manifest).resolve()
+    logs, artifacts = build / "logs", build / "artifacts"
+    with _output_to(logs / "cohort.log"):
+        install_kernel()
+        cohort_fingerprint = prepare_cohort(manifest_path)
+    results: list[StageResult] = []
+    used: dict[str, dict] = {}
+    for stage in tqdm(wanted, desc="stages", unit="stage", file=err, leave=False):
+        parameters = {"manifest": _repo_relative(manifest_path), "profile": profile,
+                      "artifacts": _repo_relative(artifacts)}
+        parameters.update(_stage_params(params or {}, stage))
+        used[stage] = {**notebook_defaults(stage), **parameters}
+        upstream = [artifacts / s for s in all_stages if s < stage]
+        key = stage_key(stage, parameters, cohort_fingerprint, upstream, library_fingerprint(stage))
+        key_file = artifacts / stage / KEY_FILE
+        executed = build / "executed" / f"{stage}.ipynb"
+        if not force and executed.exists() and key_file.exists() and key_file.read_text() == key:
+            tqdm.write(f"  {stage}: unchanged, cached", file=out)
+            results.append(StageResult(stage, "cached", 0.0, 0.0))
+            continue
+        key_file.unlink(missing_ok=True)
+        start = time.perf_counter()
+        with _sample_peak_rss() as peak:
+            try:
+                with _output_to(logs / f"{stage}.log"):
+                    _execute(stage, parameters, build / "executed", logs / f"{stage}.log")
+            except StageFailed:
+                results.append(StageResult(stage, "failed", time.perf_counter() - start, peak["mib"]))
+                print_summary(results, out)
+                raise
+        (artifacts / stage).mkdir(parents=True, exist_ok=True)
+        key_file.write_text(key)
+        results.append(StageResult(stage, "ran", time.perf_counter() - start, peak["mib"]))
+        build_record.write_stage_run(build / "executed" / f"{stage}.run.json", asdict(results[-1]))
+        tqdm.write(f"  {stage}: ran in {results[-1].seconds:.1f} s", file=out)
+    with _output_to(logs / "build_info.log"):
+        build_record.write_build_info(build, manifest_path, profile, used, all_stages, _repo_relative)
+    print_summary(results, out)
+    if render_html:
+        render(build_dir, out=out)
+    return results
+
+
+def _repo_relative(path: Path) -> str:
+    """A path as the notebooks see it (they run in the repository root): relative when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _stage_params(params: dict, stage: str) -> dict:
+    """``key`` applies to every stage, ``stage:key`` to one."""
+    selected = {}
+    for name, value in params.items():
+        target, _, key = name.rpartition(":")
+        if not target or target == stage:
+            selected[key] = value
+    return selected
+
+
+def print_summary(results: list[StageResult], out=None) -> None:
+    """A closing table: stage, status, wall time, peak RSS (runner + kernel, sampled)."""
+    out = out or sys.stdout
+    lines = [f"\n{'stage':<28}{'status':<9}{'seconds':>9}{'peak RSS MiB':>14}"]
+    lines += [f"{r.stage:<28}{r.status:<9}{r.seconds:>9.1f}{r.peak_rss_mib:>14.0f}" for r in results]
+    lines.append(f"{'total':<37}{sum(r.seconds for r in results):>9.1f}\n")
+    print("\n".join(lines), file=out, flush=True)
+
+
+# -- rendering --------------------------------------------------------------------------------------
 
 def _render_inputs(build: Path) -> list[Path]:
     """Every file the rendered HTML depends on."""
     files = [REPO_ROOT / name for name in RENDER_FILES] + sorted(BOOK_DIR.glob("*.md"))
-    files += sorted((BOOK_DIR / "figures").glob("*")) + sorted((BOOK_DIR / "_ext").glob("*.py")) + sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
-    return files
+    files += sorted((BOOK_DIR / "figures").glob("*")) + sorted((BOOK_DIR / "_ext").glob("*.py"))
+    files += sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
+    return files + [p for p in [build / build_record.BUILD_INFO] if p.exists()]
 
 
-def render(build_dir: str = "_build", strict: bool = True) -> Path:
+def render(build_dir: str = "_build", strict: bool = True, out=None) -> Path:
     """Render the executed notebooks and the book's pages to ``<build>/html`` with Jupyter Book.
 
-    Skipped when the HTML was built from exactly the same inputs.
+    Skipped when the HTML was built from exactly the same inputs. Jupyter Book's output goes to
+    ``<build>/logs/render.log``.
     """
+    out = out or sys.stdout
     build = (REPO_ROOT / build_dir).resolve()
     hasher = hashlib.sha256()
     _hash_files(_render_inputs(build), hasher)
     render_key = hasher.hexdigest()
-    key_file = build / "html" / KEY_FILE
+    html, log = build / "html", build / "logs" / "render.log"
+    key_file = html / KEY_FILE
     if key_file.exists() and key_file.read_text() == render_key:
-        print(f"render: unchanged, cached ({build / 'html' / 'index.html'})")
-        return build / "html"
+        print(f"  render: unchanged, cached ({_repo_relative(html / 'index.html')})", file=out, flush=True)
+        return html
     source = build / "source"
     if source.exists():
         shutil.rmtree(source)
@@ -263,27 +460,39 @@ def render(build_dir: str = "_build", strict: bool = True) -> Path:
             raise SystemExit(f"cannot render: stage {stage} has not been executed ({executed} missing); "
                              f"run `python -m ra_lib run` first")
         shutil.copy2(executed, source / "book" / executed.name)
-    import jupyter_server_mathjax
-
-    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", source / "_vendor" / "mathjax")
+    (source / "book" / build_record.BUILD_INFO_PAGE).write_text(build_record.build_info_markdown(build))
+    _copy_mathjax(source / "_vendor" / "mathjax")
     for folder in ("figures", "_ext"):
         shutil.copytree(BOOK_DIR / folder, source / "book" / folder, ignore=shutil.ignore_patterns("__pycache__"))
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--path-output",
                str(build / "render")]
     if strict:
         command += ["-W", "--keep-going"]
-    print("rendering:", " ".join(command[1:]), flush=True)
-    completed = subprocess.run(command, cwd=REPO_ROOT)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as fh:
+        completed = subprocess.run(command, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
-        raise SystemExit(f"jupyter-book build failed (exit {completed.returncode})")
-    html = build / "html"
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise SystemExit(f"{tail}\njupyter-book build failed (exit {completed.returncode}); "
+                         f"the whole output is in {_repo_relative(log)}")
     if html.exists():
         shutil.rmtree(html)
     shutil.move(str(build / "render" / "_build" / "html"), str(html))
     key_file.write_text(render_key)
-    print(f"book: {html / 'index.html'}")
+    print(f"  render: {_repo_relative(html / 'index.html')}", file=out, flush=True)
     return html
 
+
+def _copy_mathjax(target: Path) -> None:
+    """MathJax 3 (TeX input, SVG output: no web fonts) from the ``django-static-mathjax`` package."""
+    import mathjax
+
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    combined = {p.name for p in es5.glob("*.js")} - {"tex-svg.js"}
+    shutil.copytree(es5, target, ignore=lambda folder, names: combined & set(names) if Path(folder) == es5 else ())
+
+
+# -- command line -----------------------------------------------------------------------------------
 
 def _parse_param(text: str) -> tuple[str, object]:
     name, sep, value = text.partition("=")
@@ -306,13 +515,16 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--no-render", action="store_true")
     render_p = sub.add_parser("render", help="render already executed stages")
     render_p.add_argument("--build-dir", default="_build")
+    sub.add_parser("kernel", help=f"install the {KERNEL_NAME!r} kernel spec of this Python")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             run(args.profile, args.manifest, args.stages, args.build_dir, dict(args.param), args.force,
                 not args.no_render)
-        else:
+        elif args.command == "render":
             render(args.build_dir)
+        else:
+            print(f"kernel {KERNEL_NAME!r}: {install_kernel()}")
     except StageFailed as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1

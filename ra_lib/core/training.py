@@ -65,22 +65,36 @@ def _to_device(batch, device):
     return batch
 
 
-def run_epoch(model, loader: Iterable, loss_fn: Callable, device, optimizer=None) -> float:
+def _batch_size(targets) -> int:
+    if isinstance(targets, torch.Tensor):
+        return len(targets)
+    if isinstance(targets, dict):
+        return len(next(iter(targets.values())))
+    return len(targets)  # a list of per-sample targets (e.g. torchvision detection dicts)
+
+
+def run_epoch(model, loader: Iterable, loss_fn: Callable | None, device, optimizer=None, step: Callable | None = None,
+              batch_scheduler=None) -> float:
     """One pass over ``loader`` (training if an optimizer is given); mean loss per sample.
 
-    Each batch is ``(inputs, targets)``; ``loss_fn(model(inputs), targets)`` returns a mean loss.
+    Each batch is ``(inputs, targets)``, moved to ``device``. Its loss is ``step(model, inputs, targets)``
+    when ``step`` is given (e.g. a torchvision detector, whose forward takes the targets and returns a
+    dict of losses), else ``loss_fn(model(inputs), targets)``; either returns the batch's mean loss.
+    ``batch_scheduler`` (training only) is stepped after every optimizer step (e.g. a warm-up).
     """
     model.train(optimizer is not None)
     total, count = 0.0, 0
     with torch.set_grad_enabled(optimizer is not None):
         for inputs, targets in loader:
             inputs, targets = _to_device(inputs, device), _to_device(targets, device)
-            loss = loss_fn(model(inputs), targets)
+            loss = step(model, inputs, targets) if step is not None else loss_fn(model(inputs), targets)
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-            n = len(targets) if isinstance(targets, torch.Tensor) else len(next(iter(targets.values())))
+                if batch_scheduler is not None:
+                    batch_scheduler.step()
+            n = _batch_size(targets)
             total += float(loss.detach()) * n
             count += n
     return total / max(count, 1)
@@ -90,7 +104,7 @@ def fit(
     model: torch.nn.Module,
     train_loader: Iterable,
     val_loader: Iterable | None,
-    loss_fn: Callable,
+    loss_fn: Callable | None,
     optimizer: torch.optim.Optimizer,
     max_epochs: int,
     patience: int | None = None,
@@ -98,10 +112,14 @@ def fit(
     desc: str = "epochs",
     scheduler=None,
     progress: bool = True,
+    step: Callable | None = None,
+    batch_scheduler=None,
 ) -> pd.DataFrame:
     """Train with optional early stopping on validation loss; restore the best weights.
 
-    Returns the history: one row per epoch with ``train_loss`` and ``val_loss``.
+    ``scheduler`` is stepped once per epoch, ``batch_scheduler`` after every optimizer step; ``step``
+    computes a batch's loss instead of ``loss_fn`` (see :func:`run_epoch`). Returns the history: one
+    row per epoch with ``train_loss`` and ``val_loss``.
     """
     device = torch.device(device)
     model.to(device)
@@ -109,8 +127,8 @@ def fit(
     rows = []
     bar = tqdm(range(max_epochs), desc=desc, leave=False, disable=not progress)
     for epoch in bar:
-        train_loss = run_epoch(model, train_loader, loss_fn, device, optimizer)
-        val_loss = run_epoch(model, val_loader, loss_fn, device) if val_loader is not None else float("nan")
+        train_loss = run_epoch(model, train_loader, loss_fn, device, optimizer, step, batch_scheduler)
+        val_loss = run_epoch(model, val_loader, loss_fn, device, step=step) if val_loader is not None else float("nan")
         if scheduler is not None:
             scheduler.step()
         rows.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})

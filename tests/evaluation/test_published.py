@@ -1,11 +1,15 @@
 """ra_lib.evaluation.published: the papers' numbers as data, checked against the papers' own statements."""
+import re
+
 import pytest
 
-from ra_lib.evaluation import published
 from ra_lib.cohort.sites import KINDS
+from ra_lib.core.contracts import CLASSIFICATION, DETECTION, GRADING, OVERALL_SCORE, SELECTION
+from ra_lib.evaluation import published
 
-STAGES = ("01_image_selection", "02_joint_detection", "03_joint_classification", "04_joint_grading",
-          "05_overall_score")
+STAGES = (SELECTION, DETECTION, CLASSIFICATION, GRADING, OVERALL_SCORE)
+#: A headline name: ``<metric>/<model>[/<kind>]`` (lower-case metric, kind one of the joint kinds).
+HEADLINE_NAME = re.compile(r"^[a-z][a-z0-9_]*/[A-Za-z0-9_]+(/(erosion|jsn))?$")
 MODELS = ("siso", "mimo_local", "mimo_one_hand", "mimo_both_hands")
 
 
@@ -83,3 +87,55 @@ def test_headline_table4_entries_agree_with_table4():
         _, _, kind, region, metric, column = rec.id.split(".")
         assert rec.value == _table4_value(kind, region, metric, column.replace("_", " ")
                                           if column == "surgeon_mean" else column)
+
+
+def test_every_book_name_is_a_headline_name_of_its_stage():
+    h = published.headline()
+    bad = [name for name in h["book_name"] if not HEADLINE_NAME.match(name)]
+    assert not bad
+    assert h["book_name"].str.len().gt(0).all()
+    # one quantity per (stage, name): rows sharing a name measure the same thing against two papers
+    shared = h[h.duplicated(["stage", "book_name"], keep=False)]
+    assert set(shared["id"]) == {"002.erosion_accuracy", "004.table2.accuracy.oversample_aug"}
+
+
+@pytest.mark.parametrize("id_, stage, name", [
+    ("000.model1_accuracy", SELECTION, "accuracy/model1_one_hand"),
+    ("000.three_class_accuracy", SELECTION, "accuracy/two_binary_fused"),
+    ("001.distance_error.jsn", DETECTION, "mean_error_paper_px/dlc/jsn"),
+    ("002.box_map50", DETECTION, "map50/frcnn"),
+    ("001.table4.jsn.all.pr_auc.surgeon_mean", CLASSIFICATION, "pr_auc/readers_mean/jsn"),
+    ("001.table4.erosion.all.f_measure.mimo_both_hands", CLASSIFICATION, "f_measure/mimo_both_hands/erosion"),
+    ("002.jsn_balanced_accuracy", GRADING, "balanced_accuracy/oversample_aug/jsn"),
+    ("004.table2.class_normalised_accuracy_pm1.plain", GRADING, "class_normalised_accuracy_pm1/plain/erosion"),
+    ("004.table3.mse.cdf", GRADING, "mse_pct/cdf"),
+    ("003.t_test_p", OVERALL_SCORE, "t_test_p/IRB"),
+])
+def test_book_names(id_, stage, name):
+    row = published.headline().set_index("id").loc[id_]
+    assert (row["stage"], row["book_name"]) == (stage, name)
+
+
+def test_stage_tables_agree_with_the_headline_rows():
+    h = published.headline().set_index("id")["value"]
+    assert h["000.three_class_accuracy"] == published.SELECTION_RESULTS["three_class_correct"] / \
+        published.SELECTION_RESULTS["n_test"]
+    for kind, (correct, n) in published.DETECTION_CORRECT.items():
+        assert round(100 * correct / n, 1) == published.DETECTION_TABLE3[(kind, "All joints")]["total"]
+        assert h[f"001.distance_error.{kind}"] == published.DETECTION_DISTANCE_ERROR[(kind, "All joints")][0]
+    assert h["002.box_map50"] == published.DETECTION_BOX_MAP50
+    for method, values in published.GRADING_TABLE2.items():
+        for metric, value in values.items():
+            assert h[f"004.table2.{metric}.{method}"] == value
+    assert h["004.table3.mae.cdf"] == published.GRADING_TABLE3["a"]["mae"]
+    assert h["002.jsn_accuracy"] == published.GRADING_002["jsn"]["accuracy"]
+    assert (h["003.mae"], h["003.rmse"]) == (published.OVERALL_RESULTS["mae"], published.OVERALL_RESULTS["rmse"])
+
+
+def test_paper_000_table2_counts_and_paper_004_table3():
+    assert published.SELECTION_TABLE2["model1"] == {"one_hand": 2343, "rest": 3140}
+    assert published.SELECTION_TABLE2["model2"] == {"both_hands": 1144, "rest": 1572}
+    assert published.SELECTION_TRAIN_IMAGES == 841
+    assert published.GRADING_TABLE3 == {"a": {"mse": 80.884, "mae": 4.046}, "b": {"mse": 83.017, "mae": 4.072},
+                                        "c": {"mse": 94.488, "mae": 4.057}}
+    assert published.DETECTION_TABLE3[("erosion", "MCP")] == {"intact": 99.6, "non-intact": 83.1, "total": 97.5}

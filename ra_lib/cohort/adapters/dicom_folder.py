@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ra_lib.cohort import schema
-from ra_lib.cohort.adapters import (RawTables, display_path, empty_table, read_csv_table, read_optional_tables)
-from ra_lib.core.errors import ImageReadError, Problem
+from ra_lib.cohort.adapters.tables import RawTables, empty_table, read_csv, read_optional_tables, table_or_empty
 from ra_lib.cohort.imageio import image_header
-
-if TYPE_CHECKING:
-    from ra_lib.cohort.manifest import Manifest
+from ra_lib.cohort.manifest import Manifest
+from ra_lib.cohort.paths import display_path
+from ra_lib.core.errors import ImageReadError, Problem
 
 #: BodyPartExamined values taken to show a whole hand (upper case, as DICOM defined terms are).
 HAND_BODY_PARTS = ("HAND", "HANDS")
@@ -62,28 +60,31 @@ def read(manifest: Manifest, data_root: Path) -> RawTables:
     """Read a DICOM-folder cohort: image table from tags, the other tables from CSVs."""
     problems: list[Problem] = []
     dicom_dir = data_root / manifest.tables["dicom_dir"]
-    other = read_optional_tables(manifest, data_root, problems)
-    scores = None
-    if manifest.tables.get("joint_scores"):
-        scores = read_csv_table(data_root / manifest.tables["joint_scores"], "joint_scores",
-                                manifest.ignore_columns, problems)
+    other = read_optional_tables(manifest, data_root, problems, ("joint_scores", "landmarks", "readers", "folds"))
     images, headers = _image_table(dicom_dir, data_root, problems)
     if manifest.tables.get("views"):
         _apply_views(images, data_root / manifest.tables["views"], problems)
-    return RawTables(
-        images=images,
-        scores=scores if scores is not None else empty_table("joint_scores"),
-        landmarks=other["landmarks"] if other["landmarks"] is not None else empty_table("landmarks"),
-        readers=other["readers"] if other["readers"] is not None else empty_table("readers"),
-        folds=other["folds"], headers=headers, problems=problems,
-    )
+    return RawTables(images=images, scores=table_or_empty(other["joint_scores"], "joint_scores"),
+                     landmarks=table_or_empty(other["landmarks"], "landmarks"),
+                     readers=table_or_empty(other["readers"], "readers"),
+                     folds=other["folds"], headers=headers, problems=problems)
 
 
-def dicom_files(dicom_dir: Path) -> list[Path]:
-    """The files of a DICOM folder, sorted: hidden files and folders and ``DICOMDIR`` skipped."""
+def dicom_files(dicom_dir: Path, problems: list[Problem] | None = None) -> list[Path]:
+    """The files of a DICOM folder, sorted: hidden files and folders and ``DICOMDIR`` skipped.
+
+    Symbolic links to folders are not followed (they could loop or leave the data root); each
+    one is a warning in ``problems``.
+    """
     found = []
     for folder, subfolders, names in os.walk(dicom_dir):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        visible = sorted(d for d in subfolders if not d.startswith("."))
+        for name in visible:
+            if problems is not None and os.path.islink(os.path.join(folder, name)):
+                problems.append(Problem(display_path(Path(folder) / name), None, "dicom_dir",
+                                        "symbolic link to a folder not followed; copy the files in instead",
+                                        "warning"))
+        subfolders[:] = visible
         found += [Path(folder) / n for n in names if not n.startswith(".") and n.upper() != "DICOMDIR"]
     return sorted(found)
 
@@ -93,7 +94,7 @@ def _image_table(dicom_dir: Path, data_root: Path, problems: list[Problem]) -> t
         problems.append(Problem(display_path(dicom_dir), None, "dicom_dir", "DICOM folder not found"))
         return empty_table("images"), {}
     rows, headers = [], {}
-    for path in dicom_files(dicom_dir):
+    for path in dicom_files(dicom_dir, problems):
         shown = display_path(path)
         try:
             header = image_header(path)
@@ -120,18 +121,14 @@ def _image_table(dicom_dir: Path, data_root: Path, problems: list[Problem]) -> t
 def _apply_views(images: pd.DataFrame, path: Path, problems: list[Problem]) -> None:
     """Override inferred views with the views table (in place)."""
     shown = display_path(path)
-    if not path.is_file():
-        problems.append(Problem(shown, None, None, "views table not found"))
+    views = read_csv(path, "views", problems)
+    if views is None:
         return
-    try:
-        views = pd.read_csv(path, dtype=str, keep_default_na=False).apply(lambda c: c.str.strip())
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        problems.append(Problem(shown, None, None, f"views table cannot be parsed: {exc}"))
-        return
-    missing = [c for c in VIEWS_COLUMNS if c not in views.columns]
+    header = [c for c in views.columns if c not in ("_file", "_row")]
+    missing = [c for c in VIEWS_COLUMNS if c not in header]
     for column in missing:
         problems.append(Problem(shown, 1, column, "required column missing from the views table"))
-    for column in views.columns:
+    for column in header:
         if column not in VIEWS_COLUMNS:
             problems.append(Problem(shown, 1, column, f"unknown column in the views table; expected "
                                                       f"{', '.join(VIEWS_COLUMNS)}"))
@@ -139,8 +136,12 @@ def _apply_views(images: pd.DataFrame, path: Path, problems: list[Problem]) -> N
         return
     known = set(images["image_id"])
     position = {image_id: i for i, image_id in zip(images.index, images["image_id"])}
-    for row, (image_id, view) in enumerate(zip(views["image_id"], views["view"]), start=2):
-        if image_id not in known:
+    first_row: dict[str, int] = {}
+    for row, image_id, view in zip(views["_row"], views["image_id"], views["view"]):
+        if image_id in first_row:
+            problems.append(Problem(shown, row, "image_id", f"image {image_id!r} already has a view "
+                                                            f"(row {first_row[image_id]})"))
+        elif image_id not in known:
             problems.append(Problem(shown, row, "image_id", f"image {image_id!r} is not in the DICOM folder "
                                                             "(ids are SOPInstanceUIDs)"))
         elif view not in schema.VIEWS:
@@ -148,3 +149,4 @@ def _apply_views(images: pd.DataFrame, path: Path, problems: list[Problem]) -> N
                                                         f"{', '.join(schema.VIEWS)}"))
         else:
             images.loc[position[image_id], "view"] = view
+        first_row.setdefault(image_id, row)

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ra_lib.cohort.adapters import (GRADE_SOURCE, RawTables, display_path, empty_table, read_optional_tables)
+from ra_lib.cohort.adapters.tables import (GRADE_SOURCE, RawTables, empty_table, read_csv, read_optional_tables,
+                                           table_or_empty)
+from ra_lib.cohort.manifest import Manifest
+from ra_lib.cohort.paths import display_path
+from ra_lib.cohort.sites import EROSION, FOOT_SITES, HAND_SITES, JSN
 from ra_lib.core.errors import Problem
-from ra_lib.cohort.sites import FOOT_SITES, HAND_SITES, JSN, EROSION
-
-if TYPE_CHECKING:
-    from ra_lib.cohort.manifest import Manifest
 
 PATIENT = "Patient_ID"
 LIMBS = {"LH": ("L", "left_hand", "HAND"), "RH": ("R", "right_hand", "HAND"),
@@ -49,12 +48,14 @@ def read(manifest: Manifest, data_root: Path) -> RawTables:
     shown = display_path(scores_path)
     other = read_optional_tables(manifest, data_root, problems)
     tables = RawTables(images=empty_table("images"), scores=empty_table("joint_scores"),
-                       landmarks=_or_empty(other["landmarks"], "landmarks"),
-                       readers=_or_empty(other["readers"], "readers"), folds=other["folds"],
+                       landmarks=table_or_empty(other["landmarks"], "landmarks"),
+                       readers=table_or_empty(other["readers"], "readers"), folds=other["folds"],
                        foot_scores=empty_table("joint_scores"), problems=problems)
-    wide = _read_wide(scores_path, shown, problems)
+    wide = read_csv(scores_path, "RA2 scores", problems)
     if wide is None:
         return tables
+    if wide.empty:
+        problems.append(Problem(shown, None, None, "RA2 scores table has a header but no patient rows"))
     limbs = _check_columns(wide, shown, manifest.ignore_columns, problems)
     if PATIENT not in wide.columns:
         return tables
@@ -68,31 +69,12 @@ def read(manifest: Manifest, data_root: Path) -> RawTables:
     return tables
 
 
-def _or_empty(df: pd.DataFrame | None, name: str) -> pd.DataFrame:
-    return df if df is not None else empty_table(name)
-
-
-def _read_wide(path: Path, shown: str, problems: list[Problem]) -> pd.DataFrame | None:
-    if not path.is_file():
-        problems.append(Problem(shown, None, None, "RA2 scores table not found"))
-        return None
-    try:
-        wide = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        problems.append(Problem(shown, None, None, f"RA2 scores table cannot be parsed: {exc}"))
-        return None
-    wide.columns = [str(c).strip() for c in wide.columns]
-    wide = wide.apply(lambda col: col.str.strip())
-    wide["_row"] = range(2, len(wide) + 2)
-    return wide
-
-
 def _check_columns(wide: pd.DataFrame, shown: str, ignore: tuple[str, ...],
                    problems: list[Problem]) -> list[str]:
     """Report unknown and incomplete columns; return the limbs that have site columns."""
     if PATIENT not in wide.columns:
         problems.append(Problem(shown, 1, PATIENT, "required column missing from the RA2 scores table"))
-    known = {PATIENT, "_row", *OVERALL, *ignore}
+    known = {PATIENT, "_file", "_row", *OVERALL, *ignore}
     by_limb = {limb: site_columns(limb) for limb in LIMBS}
     for limb_columns in by_limb.values():
         known.update(limb_columns)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from ra_lib.cohort.sites import GROUPS, sites_in_group
 
 MODEL_TYPES = ("siso", "mimo_local", "mimo_one_hand", "mimo_both_hands")
 MODEL_LABELS = {"siso": "SISO", "mimo_local": "MIMO local", "mimo_one_hand": "MIMO one-hand",
@@ -36,6 +39,13 @@ def n_inputs(model_type: str, n_sites: int) -> int:
     if model_type not in counts:
         raise ValueError(f"unknown model type {model_type!r}; expected one of {MODEL_TYPES}")
     return counts[model_type]
+
+
+def input_table() -> pd.DataFrame:
+    """Per kind and joint group: its sites and the crops per sample (= outputs) of each model."""
+    return pd.DataFrame([{"kind": kind, "group": group, "sites": len(sites_in_group(kind, group)),
+                          **{MODEL_LABELS[m]: n_inputs(m, len(sites_in_group(kind, group))) for m in MODEL_TYPES}}
+                         for kind in GROUPS for group in GROUPS[kind]])
 
 
 class SmallVGG(nn.Module):

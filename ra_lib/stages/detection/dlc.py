@@ -13,7 +13,8 @@ pretrained_backbone=False)``, saved as ``{"model": state_dict}`` and passed to
 file (a DeepLabCut snapshot or a bare backbone state dict) replaces the random backbone.
 
 DeepLabCut prints, logs and warns a lot; every call goes through :func:`quiet`, which writes all of
-it to ``dlc.log`` in the project folder.
+it to ``dlc.log`` in the project folder. Every call also runs :func:`offline` (Hugging Face hub
+offline), which restores the environment afterwards; importing this module changes nothing.
 """
 from __future__ import annotations
 
@@ -31,28 +32,17 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ra_lib.stages.detection import evaluation as detection_eval
 from ra_lib.cohort import sites
 from ra_lib.core import training
+from ra_lib.stages.detection.inputs import predictions_to_table
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-#: Settings per profile (see :func:`ra_lib.core.profiles.resolve`); which hands are labelled is set by
-#: :data:`ra_lib.stages.detection.evaluation.PROFILES`.
-PROFILES = {
-    "smoke": dict(image_size=64, net_type="cspnext_s", models="union", epochs=1, batch_size=4, lr=5e-4,
-                  p_cutoff=0.6, weights_path=None),
-    "quick": dict(image_size=128, net_type="cspnext_s", models="union", epochs=40, batch_size=4, lr=1e-3,
-                  p_cutoff=0.6, weights_path=None),
-    "paper": dict(image_size=256, net_type="resnet_50", models="paper", epochs=200, batch_size=8, lr=5e-4,
-                  p_cutoff=0.6, weights_path=None),
-}
-
-#: Body-part sets: the paper's two models, or one model over all 22 hand landmarks.
+#: Body-part sets (:data:`ra_lib.stages.detection.settings.DLC_MODEL_SETS`): the paper's two models,
+#: or one model over all 22 hand landmarks.
 MODEL_SETS = {
     "paper": {kind: tuple(s.landmark for s in sites.hand_sites(kind)) for kind in sites.KINDS},
     "union": {"hand": sites.HAND_LANDMARKS},
 }
+OFFLINE_VARIABLE = "HF_HUB_OFFLINE"
 SCORER = "ra"
 LABELLED_SET = "hands"
 #: Training augmentation: hands are upright and mirrored to one orientation, so DeepLabCut's default
@@ -64,6 +54,24 @@ TRAIN_AUGMENTATION = {
     "data.train.gaussian_noise": 12.75,
     "data.train.hflip": None,
 }
+
+
+@contextlib.contextmanager
+def offline():
+    """Run DeepLabCut with the Hugging Face hub offline (``HF_HUB_OFFLINE=1`` unless already set).
+
+    The variable is restored on exit. The hub reads it when first imported, so DeepLabCut is first
+    imported inside this block (:func:`_import_deeplabcut`).
+    """
+    before = os.environ.get(OFFLINE_VARIABLE)
+    os.environ.setdefault(OFFLINE_VARIABLE, "1")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OFFLINE_VARIABLE, None)
+        else:
+            os.environ[OFFLINE_VARIABLE] = before
 
 
 @contextlib.contextmanager
@@ -92,16 +100,23 @@ def quiet(log_path: str | Path):
             root.setLevel(level)
 
 
+@contextlib.contextmanager
+def session(log_path: str | Path):
+    """:func:`offline` and :func:`quiet` together: the context of every DeepLabCut call."""
+    with offline(), quiet(log_path):
+        yield
+
 
 def _import_deeplabcut():
-    """Import DeepLabCut; its dependencies import ``tqdm.auto``, which warns on stderr in a kernel
+    """Import DeepLabCut offline; its dependencies import ``tqdm.auto``, which warns on stderr in a kernel
     without ipywidgets (the book draws text bars), so that one warning is silenced here."""
     from tqdm import TqdmWarning
 
-    with warnings.catch_warnings():
+    with offline(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=TqdmWarning)
         import deeplabcut
     return deeplabcut
+
 
 @dataclass
 class DlcProject:
@@ -122,6 +137,7 @@ class DlcProject:
 
     @property
     def train_folder(self) -> Path:
+        _import_deeplabcut()  # first import offline
         from deeplabcut.core.engine import Engine
         from deeplabcut.utils import auxiliaryfunctions
 
@@ -201,7 +217,7 @@ def write_project(folder: str | Path, images: np.ndarray, points: np.ndarray, bo
     config_path = folder / "config.yaml"
     config.to_yaml(config_path)
     project = DlcProject(config_path, tuple(bodyparts), size)
-    with quiet(project.log):
+    with session(project.log):
         deeplabcut.create_training_dataset(str(config_path), num_shuffles=1, Shuffles=[1], trainIndices=[train_rows],
                                            testIndices=[test_rows], net_type=net_type, userfeedback=False,
                                            engine=deeplabcut.Engine.PYTORCH)
@@ -216,12 +232,14 @@ def _initial_snapshot(project: DlcProject, weights_path: str | Path | None, seed
     Without ``weights_path``: a randomly initialised model (no download). With it: a DeepLabCut
     snapshot (``{"model": ...}``, any body parts) or a bare backbone state dict; only the backbone is used.
     """
+    _import_deeplabcut()  # first import offline
     from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
     from deeplabcut.pose_estimation_pytorch.models import PoseModel
 
     training.seed_everything(seed)
     cfg = read_config_as_dict(project.pytorch_config)
-    model = PoseModel.build(cfg["model"], pretrained_backbone=False)
+    with offline():
+        model = PoseModel.build(cfg["model"], pretrained_backbone=False)
     path = project.folder / "initial-weights.pt"
     if weights_path is None:
         torch.save({"model": model.state_dict()}, path)
@@ -261,7 +279,7 @@ def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: in
         "runner.eval_interval": epochs,
         "runner.snapshots.max_snapshots": 1,
     }
-    with quiet(project.log):
+    with session(project.log):
         deeplabcut.train_network(str(project.config), shuffle=project.shuffle, device=device,
                                  snapshot_path=str(snapshot), keepdeconvweights=with_head, epochs=epochs,
                                  batch_size=batch_size, save_epochs=epochs, display_iters=10_000,
@@ -275,7 +293,7 @@ def evaluate(project: DlcProject, p_cutoff: float = 0.6, device: str = "cpu") ->
     """DeepLabCut's own train / test RMSE (model-input pixels), all points and those above ``p_cutoff``."""
     deeplabcut = _import_deeplabcut()
 
-    with quiet(project.log):
+    with session(project.log):
         deeplabcut.evaluate_network(str(project.config), shuffles=[project.shuffle], pcutoff=p_cutoff,
                                     device=device)
     results = sorted((project.folder / "evaluation-results-pytorch").rglob("*-results.csv"),
@@ -288,6 +306,7 @@ def evaluate(project: DlcProject, p_cutoff: float = 0.6, device: str = "cpu") ->
 
 
 def _snapshot(project: DlcProject) -> Path:
+    _import_deeplabcut()  # first import offline
     from deeplabcut.pose_estimation_pytorch.apis.utils import get_model_snapshots
     from deeplabcut.pose_estimation_pytorch.task import Task
 
@@ -300,20 +319,21 @@ def predict(project: DlcProject, images: np.ndarray, device: str = "cpu", batch_
 
     Points are clipped to the input (an untrained offset head can place them outside it).
     """
+    _import_deeplabcut()  # first import offline
     from deeplabcut.pose_estimation_pytorch.apis.utils import get_pose_inference_runner
 
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (project.image_size, project.image_size):
         raise ValueError(f"images must be (N, {project.image_size}, {project.image_size}), got {images.shape}")
     out = np.full((len(images), len(project.bodyparts), 3), np.nan)
-    with quiet(project.log):
+    with session(project.log):
         runner = get_pose_inference_runner(model_config=project.pytorch_config, snapshot_path=_snapshot(project),
                                            batch_size=batch_size, device=device, max_individuals=1)
     chunk = 4 * batch_size
     with tqdm(total=len(images), desc="DeepLabCut inference", unit="hand", leave=False, disable=not progress) as bar:
         for start in range(0, len(images), chunk):
             batch = [to_uint8_rgb(image) for image in images[start:start + chunk]]
-            with quiet(project.log):
+            with session(project.log):
                 results = runner.inference(batch)
             for n, result in enumerate(results, start):
                 out[n] = result["bodyparts"][0, :, :3]
@@ -335,7 +355,7 @@ class DlcDetector:
 
         With two models, a landmark both detect (MCP, PIP) keeps the more confident detection.
         """
-        tables = [detection_eval.predictions_to_table(predict(p, images, device), frames, p.bodyparts, "dlc")
+        tables = [predictions_to_table(predict(p, images, device), frames, p.bodyparts, "dlc")
                   for p in self.projects.values()]
         merged = pd.concat(tables, ignore_index=True)
         merged = merged.sort_values("likelihood", ascending=False, kind="stable", na_position="last")
@@ -362,27 +382,27 @@ def fit(images: np.ndarray, points: np.ndarray, train_idx, test_idx, folder: str
     """Build, train and evaluate the DeepLabCut model(s) for labelled hands.
 
     ``points``: (N, 22, 2) model coordinates in :data:`ra_lib.cohort.sites.HAND_LANDMARKS` order (NaN =
-    unlabelled). ``settings``: a resolved profile (``models``, ``net_type``, ``epochs``,
-    ``batch_size``, ``lr``, ``p_cutoff``, ``weights_path``). Returns the detector and one row per
-    model: body parts, training seconds and DeepLabCut's train / test RMSE.
+    unlabelled). ``settings``: a :class:`ra_lib.stages.detection.settings.DetectionSettings` (its
+    ``dlc_*`` knobs). Returns the detector and one row per model: body parts, training seconds and
+    DeepLabCut's train / test RMSE.
     """
     import time
 
     labelled = {lm for k, lm in enumerate(sites.HAND_LANDMARKS)
                 if np.isfinite(points[list(train_idx), k, 0]).any()}
     projects, rows = {}, []
-    for name, bodyparts in model_bodyparts(settings.models, labelled).items():
+    for name, bodyparts in model_bodyparts(settings.dlc_models, labelled).items():
         columns = [sites.HAND_LANDMARKS.index(b) for b in bodyparts]
         project = write_project(Path(folder) / name, images, points[:, columns], bodyparts, train_idx, test_idx,
-                                settings.net_type)
+                                settings.dlc_net_type)
         start = time.perf_counter()
-        history = train(project, settings.epochs, settings.batch_size, settings.lr, seed, device,
-                        settings.weights_path)
+        history = train(project, settings.dlc_epochs, settings.dlc_batch_size, settings.dlc_lr, seed, device,
+                        settings.dlc_weights_path)
         seconds = time.perf_counter() - start
-        scores = evaluate(project, settings.p_cutoff, device)
+        scores = evaluate(project, settings.dlc_p_cutoff, device)
         projects[name] = project
         loss = "losses/train.total_loss"
         final_loss = float(history[loss].iloc[-1]) if loss in history else np.nan
-        rows.append({"model": name, "bodyparts": len(bodyparts), "epochs": settings.epochs,
+        rows.append({"model": name, "bodyparts": len(bodyparts), "epochs": settings.dlc_epochs,
                      "train_seconds": seconds, "final_train_loss": final_loss, **scores})
     return DlcDetector(projects, images.shape[-1]), pd.DataFrame(rows)

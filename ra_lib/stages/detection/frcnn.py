@@ -6,7 +6,7 @@ reported AP at IoU 0.5. Here torchvision's ``fasterrcnn_mobilenet_v3_large_fpn``
 ``fasterrcnn_resnet50_fpn`` is built with ``weights=None, weights_backbone=None`` (nothing can be
 downloaded; a local state dict may be given), on the same hand inputs as DeepLabCut (square, left
 hands mirrored). Ground-truth boxes are paper 001's evaluation boxes around each labelled centre,
-scaled by the hand's proximal-phalanx length (:func:`ra_lib.stages.detection.evaluation.truth_boxes`); the
+scaled by the hand's proximal-phalanx length (:func:`ra_lib.stages.detection.boxes.truth_boxes`); the
 anchors are resized to those boxes, as the inputs are far smaller than COCO's. The detected point
 of a joint is the centre of its best box, so both detectors share paper 001's detection-rate table.
 """
@@ -20,20 +20,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ra_lib.stages.detection import evaluation as detection_eval
 from ra_lib.core import training
+from ra_lib.stages.detection.inputs import predictions_to_table
+from ra_lib.stages.detection.settings import FRCNN_ARCHS
 
-ARCHS = ("mobilenet_v3", "resnet50")
-#: Settings per profile (see :func:`ra_lib.core.profiles.resolve`); the hands are the DeepLabCut ones.
-#: ``box_head_width``: width of the two-layer box head (torchvision's default, 1024, for ``paper``).
-PROFILES = {
-    "smoke": dict(arch="mobilenet_v3", image_size=64, epochs=1, batch_size=4, lr=0.01, box_head_width=128,
-                  score_threshold=0.5, weights_path=None),
-    "quick": dict(arch="mobilenet_v3", image_size=256, epochs=30, batch_size=4, lr=0.01, box_head_width=256,
-                  score_threshold=0.5, weights_path=None),
-    "paper": dict(arch="resnet50", image_size=512, epochs=30, batch_size=4, lr=0.01, box_head_width=1024,
-                  score_threshold=0.5, weights_path=None),
-}
 #: Region proposals and sampled boxes per image: a hand has at most 22 objects, so torchvision's COCO
 #: defaults (2,000 proposals, 512 sampled boxes) are cut to keep CPU training affordable.
 PROPOSALS = dict(rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300, rpn_pre_nms_top_n_test=300,
@@ -55,8 +45,8 @@ def build_model(arch: str, num_landmarks: int, image_size: int, anchor_side: flo
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if arch not in FRCNN_ARCHS:
+        raise ValueError(f"arch must be one of {FRCNN_ARCHS}, got {arch!r}")
     builder = (detection.fasterrcnn_mobilenet_v3_large_fpn if arch == "mobilenet_v3"
                else detection.fasterrcnn_resnet50_fpn)
     model = builder(weights=None, weights_backbone=None, num_classes=num_landmarks + 1, min_size=image_size,
@@ -88,7 +78,7 @@ def _load_matching(model: torch.nn.Module, weights_path: str) -> None:
 
 
 def boxes_in_model(truth: pd.DataFrame, frames: list, bodyparts) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Ground-truth boxes (image pixels, :func:`detection_eval.truth_boxes`) per hand in model coordinates.
+    """Ground-truth boxes (image pixels, :func:`ra_lib.stages.detection.boxes.truth_boxes`) per hand in model coordinates.
 
     Returns, per frame, ``(boxes (M, 4) x0 y0 x1 y1, labels (M,) 1-based landmark classes)``,
     clipped to the model input.
@@ -110,47 +100,59 @@ def boxes_in_model(truth: pd.DataFrame, frames: list, bodyparts) -> list[tuple[n
     return out
 
 
-def _as_tensor(image: np.ndarray, device) -> torch.Tensor:
+def _as_tensor(image: np.ndarray, device="cpu") -> torch.Tensor:
     return torch.as_tensor(np.asarray(image, dtype=np.float32), device=device).expand(3, -1, -1)
+
+
+class ShuffledBatches:
+    """Batches ``(images, targets)`` of the hands ``usable``, reshuffled with ``generator`` on every pass.
+
+    ``images`` (N, S, S); ``targets``: per hand ``(boxes, labels)`` as :func:`boxes_in_model` gives them.
+    Images become 3-channel tensors, targets torchvision's ``{"boxes", "labels"}`` dicts.
+    """
+
+    def __init__(self, images: np.ndarray, targets: list, usable: list[int], batch_size: int,
+                 generator: torch.Generator):
+        self.images, self.targets, self.usable = images, targets, usable
+        self.batch_size, self.generator = batch_size, generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.usable) / self.batch_size)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.usable), generator=self.generator).tolist()
+        for first in range(0, len(order), self.batch_size):
+            batch = [self.usable[i] for i in order[first:first + self.batch_size]]
+            yield ([_as_tensor(self.images[n]) for n in batch],
+                   [{"boxes": torch.as_tensor(self.targets[n][0], dtype=torch.float32),
+                     "labels": torch.as_tensor(self.targets[n][1])} for n in batch])
+
+
+def detection_loss(model: torch.nn.Module, images: list, targets: list) -> torch.Tensor:
+    """The training step's loss: the sum of torchvision's four Faster R-CNN losses on one batch."""
+    return sum(model(images, targets).values())
 
 
 def train(model: torch.nn.Module, images: np.ndarray, targets: list, epochs: int, batch_size: int, lr: float,
           seed: int = 0, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
     """SGD (momentum 0.9, weight decay 1e-4, one warm-up epoch) on hands with at least one box.
 
-    Returns the history: epoch, train_loss (sum of torchvision's four losses, mean per batch), seconds.
+    Runs :func:`ra_lib.core.training.fit` with :func:`detection_loss` as its step. Returns the history:
+    epoch, train_loss (sum of torchvision's four losses, mean per hand).
     """
-    import time
-
     generator = training.seed_everything(seed)
     usable = [n for n, (boxes, _) in enumerate(targets) if len(boxes)]
     if not usable:
         raise ValueError("no training hand has a ground-truth box")
-    model.to(device).train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(usable) / batch_size)
-    warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=steps_per_epoch)
-    rows = []
-    bar = tqdm(range(epochs), desc="Faster R-CNN epochs", leave=False, disable=not progress)
-    for epoch in bar:
-        start, losses = time.perf_counter(), []
-        order = torch.randperm(len(usable), generator=generator).tolist()
-        for first in range(0, len(order), batch_size):
-            batch = [usable[i] for i in order[first:first + batch_size]]
-            inputs = [_as_tensor(images[n], device) for n in batch]
-            batch_targets = [{"boxes": torch.as_tensor(targets[n][0], dtype=torch.float32, device=device),
-                              "labels": torch.as_tensor(targets[n][1], device=device)} for n in batch]
-            loss = sum(model(inputs, batch_targets).values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if epoch == 0:
-                warmup.step()
-            losses.append(float(loss.detach()))
-        rows.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "seconds": time.perf_counter() - start})
-        bar.set_postfix(loss=f"{rows[-1]['train_loss']:.3f}")
-    return pd.DataFrame(rows)
+    model.to(device)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=0.9,
+                                weight_decay=1e-4)
+    batches = ShuffledBatches(images, targets, usable, batch_size, generator)
+    # LinearLR leaves the rate unchanged once its warm-up steps are done
+    warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=len(batches))
+    history = training.fit(model, batches, None, None, optimizer, epochs, device=device, desc="Faster R-CNN epochs",
+                           progress=progress, step=detection_loss, batch_scheduler=warmup)
+    return history[["epoch", "train_loss"]]
 
 
 @torch.no_grad()
@@ -205,7 +207,7 @@ class FrcnnDetector:
                progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Detections table (box centres, likelihood = box score) and the best boxes, both in image pixels."""
         best = predict(self.model, images, len(self.bodyparts), device=device, progress=progress)
-        detections = detection_eval.predictions_to_table(centres(best), frames, self.bodyparts, "frcnn")
+        detections = predictions_to_table(centres(best), frames, self.bodyparts, "frcnn")
         return detections, boxes_to_image(best, frames, self.bodyparts)
 
 
@@ -213,16 +215,16 @@ def fit(images: np.ndarray, frames: list, truth: pd.DataFrame, bodyparts, settin
         device: str = "cpu", progress: bool = True) -> tuple[FrcnnDetector, pd.DataFrame]:
     """Train a Faster R-CNN on the labelled hands (``images`` and ``frames`` of the training hands).
 
-    ``truth``: ground-truth boxes in image pixels (:func:`detection_eval.truth_boxes`). ``settings``:
-    a resolved profile (``arch``, ``epochs``, ``batch_size``, ``lr``, ``box_head_width``, ``weights_path``).
+    ``truth``: ground-truth boxes in image pixels (:func:`ra_lib.stages.detection.boxes.truth_boxes`).
+    ``settings``: a :class:`ra_lib.stages.detection.settings.DetectionSettings` (its ``frcnn_*`` knobs).
     """
     targets = boxes_in_model(truth, frames, bodyparts)
     sides = np.concatenate([np.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) for b, _ in targets if len(b)] or [[]])
     if not len(sides):
         raise ValueError("no training hand has a ground-truth box for these landmarks")
     training.seed_everything(seed)
-    model = build_model(settings.arch, len(bodyparts), images.shape[-1], float(np.median(sides)),
-                        settings.box_head_width, settings.weights_path)
-    history = train(model, images, targets, settings.epochs, settings.batch_size, settings.lr, seed, device,
-                    progress)
+    model = build_model(settings.frcnn_arch, len(bodyparts), images.shape[-1], float(np.median(sides)),
+                        settings.frcnn_box_head_width, settings.frcnn_weights_path)
+    history = train(model, images, targets, settings.frcnn_epochs, settings.frcnn_batch_size, settings.frcnn_lr,
+                    seed, device, progress)
     return FrcnnDetector(model, tuple(bodyparts), images.shape[-1]), history

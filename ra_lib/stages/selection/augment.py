@@ -2,51 +2,37 @@
 
 The paper adds "duplicated" images to every training image, "rotated, zoomed in/out, shifted,
 sheared, channel shifted, or flipped" (Table 1; its numeric ranges are not in the text we have, so
-:class:`AugmentRanges` holds stand-in values as parameters), until each class reaches the count of
-its Table 2. Here a *plan* lists, for every training sample, its source image and copy number
-(copy 0 = the original, unchanged); copy ``k > 0`` is augmented with parameters drawn from a
-generator seeded by ``(seed, sample index)`` and made once per training run, so the samples are the same
-on every run and every epoch (the paper's duplicates are fixed too).
+:class:`~ra_lib.stages.selection.settings.AugmentRanges` holds stand-in values), until each class
+reaches the count of its Table 2. Here a *plan* lists, for every training sample, its source image
+and copy number (copy 0 = the original, unchanged); copy ``k > 0`` is augmented with parameters
+drawn from a generator seeded by ``(seed, sample index)`` and made once per training run, so the
+samples are the same on every run and every epoch (the paper's duplicates are fixed too).
 
-The transforms are torchvision's ``RandomAffine`` / ``RandomHorizontalFlip`` operations
-(``transforms.v2.functional.affine`` / ``horizontal_flip``) with the parameters drawn here from a
-seeded numpy generator instead of torch's global random state. The channel shift (Keras'
-``channel_shift_range``) adds one uniform offset per channel and clips to [0, 1]; on a grey
+Rotation, zoom, shift and shear are one bilinear warp with zero fill
+(:func:`ra_lib.core.geometry.affine_matrices` + :func:`~ra_lib.core.geometry.warp`): the angle's sign
+and the shift (a fraction of the side, moving the content in the output) follow torchvision's
+``affine``; the warp samples at ``R(angle) Sh(shear) / zoom`` (rotation after shear in output-to-input
+coordinates, the order of Keras' ``ImageDataGenerator``). The flips follow the warp; the channel
+shift (Keras' ``channel_shift_range``) adds one uniform offset and clips to [0, 1]; on a grey
 radiograph it is a brightness shift.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
+from ra_lib.core import geometry
+from ra_lib.stages.selection.settings import PAPER_TRAIN_IMAGES, AugmentRanges
 
-@dataclass(frozen=True)
-class AugmentRanges:
-    """Ranges of the Table 1 families; each draw is uniform in ``[-r, r]`` (zoom: ``[1-r, 1+r]``)."""
-
-    rotation_deg: float = 15.0
-    zoom: float = 0.1
-    shift: float = 0.1  # fraction of the image side, horizontally and vertically
-    shear_deg: float = 5.0
-    channel_shift: float = 0.1  # intensity offset on the [0, 1] scale
-    horizontal_flip: bool = True
-    vertical_flip: bool = False
-
-    @classmethod
-    def from_mapping(cls, values: Mapping | None) -> "AugmentRanges":
-        """Ranges from a profile's dict; unknown keys raise ``ValueError`` naming them."""
-        values = dict(values or {})
-        unknown = sorted(set(values) - set(asdict(cls())))
-        if unknown:
-            raise ValueError(f"unknown augmentation range(s) {unknown}; known: {sorted(asdict(cls()))}")
-        return cls(**values)
+#: Paper 000 Table 2: augmented training counts per model and class (of its 841 training images).
+PAPER_TABLE2 = {"model1": {"one_hand": 2343, "rest": 3140}, "model2": {"both_hands": 1144, "rest": 1572},
+                "three_class": {"one_hand": 2343, "both_hands": 1144, "other": 1572}}
+_WARP_CHUNK = 256  # copies warped at once
 
 
 def draw_params(rng: np.random.Generator, ranges: AugmentRanges) -> dict:
@@ -62,23 +48,39 @@ def draw_params(rng: np.random.Generator, ranges: AugmentRanges) -> dict:
     }
 
 
-def apply_params(image: torch.Tensor, params: dict) -> torch.Tensor:
-    """Apply :func:`draw_params`' output to a ``(C, H, W)`` image in [0, 1] (bilinear, zero fill)."""
-    height, width = image.shape[-2:]
-    out = TF.affine(image, angle=params["angle"],
-                    translate=[params["shift"][0] * width, params["shift"][1] * height],
-                    scale=params["zoom"], shear=[params["shear"], 0.0],
-                    interpolation=InterpolationMode.BILINEAR, fill=0.0)
-    if params["hflip"]:
-        out = TF.horizontal_flip(out)
-    if params["vflip"]:
-        out = TF.vertical_flip(out)
-    return (out + params["offset"]).clamp_(0.0, 1.0)
+def warp_matrices(params: Sequence[dict]) -> torch.Tensor:
+    """``(N, 2, 3)`` matrices for :func:`ra_lib.core.geometry.warp` from :func:`draw_params` outputs."""
+    def column(key):
+        return torch.tensor([p[key] for p in params], dtype=torch.float32)
+
+    angle = -column("angle") * (math.pi / 180)
+    shear, zoom = column("shear") * (math.pi / 180), column("zoom")
+    linear = geometry.affine_matrices(angle, zoom, shear)[:, :, :2]
+    shift = torch.tensor([p["shift"] for p in params], dtype=torch.float32).reshape(-1, 2)
+    # the output moves by ``shift`` sides = 2 x shift in warp units: sample at linear @ (x - 2 shift)
+    return geometry.affine_matrices(angle, zoom, shear, -2 * (linear @ shift[..., None])[..., 0])
+
+
+def apply_params(images: torch.Tensor, params: Sequence[dict]) -> torch.Tensor:
+    """Apply one :func:`draw_params` output to each ``(C, H, W)`` image of ``(N, C, H, W)`` in [0, 1]."""
+    out = geometry.warp(images, warp_matrices(params))
+    hflip = torch.tensor([p["hflip"] for p in params], dtype=torch.bool)
+    vflip = torch.tensor([p["vflip"] for p in params], dtype=torch.bool)
+    out[hflip] = geometry.mirror(out[hflip])
+    out[vflip] = out[vflip].flip(-2)
+    offset = torch.tensor([p["offset"] for p in params], dtype=out.dtype).view(-1, 1, 1, 1)
+    return (out + offset).clamp_(0.0, 1.0)
 
 
 def augment(image: torch.Tensor, ranges: AugmentRanges, seed: int | Sequence[int]) -> torch.Tensor:
-    """One augmented copy of ``image``, a deterministic function of ``seed``."""
-    return apply_params(image, draw_params(np.random.default_rng(seed), ranges))
+    """One augmented copy of a ``(C, H, W)`` image, a deterministic function of ``seed``."""
+    return apply_params(image[None], [draw_params(np.random.default_rng(seed), ranges)])[0]
+
+
+def scaled_targets(task: str, n_train_images: int, scale: float) -> dict[str, int]:
+    """Table 2 counts scaled to this cohort: ``count x n_train_images / 841 x scale``."""
+    factor = n_train_images / PAPER_TRAIN_IMAGES * scale
+    return {label: int(round(count * factor)) for label, count in PAPER_TABLE2[task].items()}
 
 
 def augmentation_plan(labels: Sequence, targets: Mapping, seed: int) -> pd.DataFrame:
@@ -114,10 +116,18 @@ def augmented_counts(plans: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "class", "original", "augmented"])
 
 
+def table2_comparison(table2: pd.DataFrame) -> pd.DataFrame:
+    """This run's augmented counts (:func:`augmented_counts`) beside paper 000 Table 2."""
+    paper = pd.DataFrame([{"model": m, "class": c, "paper": n} for m, counts in PAPER_TABLE2.items()
+                          for c, n in counts.items()])
+    return paper[["model", "class"]].merge(table2, on=["model", "class"]).merge(paper, on=["model", "class"])
+
+
 class AugmentedDataset(Dataset):
     """Samples of a plan over preloaded images: ``(image, class index)``; copies > 0 augmented.
 
-    The augmented copies are made once, here (as the paper's fixed duplicates), not every epoch.
+    The augmented copies are made once, here (as the paper's fixed duplicates), not every epoch;
+    copy ``i`` of the plan uses the parameters drawn from ``(seed, i)``.
     """
 
     def __init__(self, images: torch.Tensor, targets: Sequence[int], plan: pd.DataFrame,
@@ -129,8 +139,10 @@ class AugmentedDataset(Dataset):
         self.slot = np.full(len(plan), -1)
         self.slot[augmented] = np.arange(len(augmented))
         self.copies = torch.empty(len(augmented), *images.shape[1:], dtype=images.dtype)
-        for slot, index in enumerate(augmented):
-            self.copies[slot] = augment(images[self.source[index]], ranges, (int(seed), int(index)))
+        for start in range(0, len(augmented), _WARP_CHUNK):
+            chunk = augmented[start:start + _WARP_CHUNK]
+            params = [draw_params(np.random.default_rng((int(seed), int(index))), ranges) for index in chunk]
+            self.copies[start:start + len(chunk)] = apply_params(images[self.source[chunk]], params)
 
     def __len__(self) -> int:
         return len(self.source)

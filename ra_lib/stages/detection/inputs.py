@@ -1,0 +1,107 @@
+"""What both detectors see and give back: hand frames, model inputs and the detections table.
+
+A :class:`HandFrame` maps a hand's model input (``size`` x ``size``, left hands mirrored to
+right-hand orientation) to full-image pixels and back, so labelled landmarks become model targets
+and model outputs become detections in the radiograph's pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ra_lib.core import geometry
+
+DETECTION_COLUMNS = ("hand_id", "landmark", "x", "y", "likelihood", "detector")
+
+
+@dataclass(frozen=True)
+class HandFrame:
+    """Where a hand's model input sits in its radiograph.
+
+    The model sees columns ``x0 : x0 + width`` of the image (all ``height`` rows), mirrored when
+    ``mirrored``, resized to ``size`` x ``size`` (aspect ratio not kept, as paper 001's 256 x 256).
+    Coordinates are pixel-centre based: pixel (i, j) has centre (x=j, y=i).
+    """
+
+    hand_id: str
+    x0: int
+    width: int
+    height: int
+    size: int
+    mirrored: bool
+
+    def to_model(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Full-image (x, y) to model-input coordinates."""
+        cx = np.asarray(x, dtype=float) - self.x0
+        if self.mirrored:
+            cx = self.width - 1 - cx
+        return ((cx + 0.5) * self.size / self.width - 0.5,
+                (np.asarray(y, dtype=float) + 0.5) * self.size / self.height - 0.5)
+
+    def to_image(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Model-input (x, y) to full-image coordinates (inverse of :meth:`to_model`)."""
+        cx = (np.asarray(x, dtype=float) + 0.5) * self.width / self.size - 0.5
+        if self.mirrored:
+            cx = self.width - 1 - cx
+        return cx + self.x0, (np.asarray(y, dtype=float) + 0.5) * self.height / self.size - 0.5
+
+
+def load_model_input(cohort, hand_id: str, size: int, mirror_to_right: bool = True) -> tuple[np.ndarray, HandFrame]:
+    """A hand resized to the model's square input (float32 in [0, 1], :func:`ra_lib.core.geometry.resize`)
+    and its :class:`HandFrame`."""
+    row = cohort.hands.loc[cohort.hands["hand_id"] == hand_id]
+    if row.empty:
+        raise KeyError(f"hand {hand_id!r} is not in the cohort's hands table")
+    row = row.iloc[0]
+    crop = cohort.load_hand(hand_id, size=None, mirror_to_right=mirror_to_right)
+    height, width = crop.shape
+    if width != int(row["x1"]) - int(row["x0"]):
+        raise ValueError(f"hand {hand_id!r}: crop width {width} differs from x1 - x0 = {row['x1'] - row['x0']}")
+    frame = HandFrame(hand_id, int(row["x0"]), width, height, size, bool(mirror_to_right and row["hand"] == "L"))
+    return geometry.resize(crop, size), frame
+
+
+def load_model_inputs(cohort, hand_ids, size: int, mirror_to_right: bool = True,
+                      progress: bool = True) -> tuple[np.ndarray, list[HandFrame]]:
+    """Model inputs (N, size, size) and frames of several hands, in ``hand_ids`` order."""
+    images, frames = [], []
+    for hand_id in tqdm(list(hand_ids), desc="loading hands", unit="hand", leave=False, disable=not progress):
+        image, frame = load_model_input(cohort, hand_id, size, mirror_to_right)
+        images.append(image)
+        frames.append(frame)
+    return (np.stack(images) if images else np.zeros((0, size, size), np.float32)), frames
+
+
+def keypoints_in_model(landmarks: pd.DataFrame, frames: list[HandFrame], bodyparts) -> np.ndarray:
+    """Ground-truth landmarks (cohort table, full-image pixels) as an (N, K, 2) array in model coordinates.
+
+    Landmarks absent for a hand are NaN.
+    """
+    points = np.full((len(frames), len(bodyparts), 2), np.nan)
+    column = {b: k for k, b in enumerate(bodyparts)}
+    by_hand = {h: g for h, g in landmarks[landmarks["landmark"].isin(column)].groupby("hand_id")}
+    for n, frame in enumerate(frames):
+        group = by_hand.get(frame.hand_id)
+        if group is None:
+            continue
+        mx, my = frame.to_model(group["x"].to_numpy(), group["y"].to_numpy())
+        idx = group["landmark"].map(column).to_numpy()
+        points[n, idx, 0], points[n, idx, 1] = mx, my
+    return points
+
+
+def predictions_to_table(predictions: np.ndarray, frames: list[HandFrame], bodyparts, detector: str) -> pd.DataFrame:
+    """(N, K, 3) model-coordinate predictions (x, y, likelihood) to the detections table (full-image pixels)."""
+    predictions = np.asarray(predictions, dtype=float)
+    if predictions.shape != (len(frames), len(bodyparts), 3):
+        raise ValueError(f"predictions have shape {predictions.shape}, expected "
+                         f"({len(frames)}, {len(bodyparts)}, 3) for {len(frames)} hands and {len(bodyparts)} landmarks")
+    rows = []
+    for frame, pred in zip(frames, predictions):
+        x, y = frame.to_image(pred[:, 0], pred[:, 1])
+        rows.append(pd.DataFrame({"hand_id": frame.hand_id, "landmark": list(bodyparts), "x": x, "y": y,
+                                  "likelihood": pred[:, 2], "detector": detector}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=DETECTION_COLUMNS)

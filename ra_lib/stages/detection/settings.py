@@ -1,0 +1,85 @@
+"""Settings of stage 2: one frozen :class:`DetectionSettings` for both detectors and the crop store.
+
+Paper 001 labelled 20 radiographs (``n_train``), resized them to 256 x 256 and trained DeepLabCut
+(ResNet-50, two models: erosion and JSN joints); paper 002 fine-tuned a COCO Faster R-CNN (ResNet-50
+FPN). ``quick`` keeps the 20 labelled hands but uses small, fast backbones from random weights on CPU
+(a CSPNeXt-S DeepLabCut over all landmarks at 128 px, a MobileNet-V3 Faster R-CNN at 256 px);
+``smoke`` trains each for one epoch on 3 hands.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Which centres the crop store is cut around: a detector's or the labelled (true) ones.
+CROP_CENTRES = ("dlc", "frcnn", "truth")
+#: DeepLabCut model sets: the paper's erosion + JSN models, or one model over all 22 landmarks.
+DLC_MODEL_SETS = ("paper", "union")
+FRCNN_ARCHS = ("mobilenet_v3", "resnet50")
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """Every knob of stage 2.
+
+    Hands: ``n_train`` labelled hands train both detectors (paper 001: 20 images), ``n_test`` more are
+    DeepLabCut's own held-out set. Crop store: ``crop_size`` pixels a side, cut around the
+    ``crop_centres``. DeepLabCut (``dlc_*``): square input side, backbone (``cspnext_s`` or the paper's
+    ``resnet_50``), model set, epochs, batch, learning rate, its likelihood cut-off ``dlc_p_cutoff``
+    (below it a detection is flagged) and optional local backbone weights. Faster R-CNN
+    (``frcnn_*``): backbone, input side, epochs, batch, SGD learning rate, width of the two-layer box
+    head (torchvision's default 1024), the box score below which a detection is flagged, optional local
+    weights.
+    """
+
+    n_train: int
+    n_test: int
+    crop_size: int
+    crop_centres: str
+    dlc_image_size: int
+    dlc_net_type: str
+    dlc_models: str
+    dlc_epochs: int
+    dlc_batch_size: int
+    dlc_lr: float
+    frcnn_arch: str
+    frcnn_image_size: int
+    frcnn_epochs: int
+    frcnn_batch_size: int
+    frcnn_box_head_width: int
+    frcnn_lr: float = 0.01
+    dlc_p_cutoff: float = 0.6
+    frcnn_score_threshold: float = 0.5
+    dlc_weights_path: str | None = None
+    frcnn_weights_path: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, value, known in (("crop_centres", self.crop_centres, CROP_CENTRES),
+                                   ("dlc_models", self.dlc_models, DLC_MODEL_SETS),
+                                   ("frcnn_arch", self.frcnn_arch, FRCNN_ARCHS)):
+            if value not in known:
+                raise ValueError(f"unknown {name} {value!r}; expected one of {known}")
+        for name in ("n_train", "n_test", "crop_size", "dlc_image_size", "dlc_epochs", "dlc_batch_size",
+                     "frcnn_image_size", "frcnn_epochs", "frcnn_batch_size", "frcnn_box_head_width"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+
+
+PROFILES = {
+    # smoke trains the detectors for one epoch: every detection is flagged, so the crops that feed
+    # stages 3-4 are cut at the true joint centres (only in smoke; the page says which centres it used).
+    "smoke": DetectionSettings(n_train=3, n_test=1, crop_size=32, crop_centres="truth",
+                               dlc_image_size=64, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=1,
+                               dlc_batch_size=4, dlc_lr=5e-4,
+                               frcnn_arch="mobilenet_v3", frcnn_image_size=64, frcnn_epochs=1, frcnn_batch_size=4,
+                               frcnn_box_head_width=128),
+    "quick": DetectionSettings(n_train=20, n_test=6, crop_size=64, crop_centres="dlc",
+                               dlc_image_size=128, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=40,
+                               dlc_batch_size=4, dlc_lr=1e-3,
+                               frcnn_arch="mobilenet_v3", frcnn_image_size=256, frcnn_epochs=30, frcnn_batch_size=4,
+                               frcnn_box_head_width=256),
+    "paper": DetectionSettings(n_train=20, n_test=20, crop_size=224, crop_centres="dlc",
+                               dlc_image_size=256, dlc_net_type="resnet_50", dlc_models="paper", dlc_epochs=200,
+                               dlc_batch_size=8, dlc_lr=5e-4,
+                               frcnn_arch="resnet50", frcnn_image_size=512, frcnn_epochs=30, frcnn_batch_size=4,
+                               frcnn_box_head_width=1024),
+}

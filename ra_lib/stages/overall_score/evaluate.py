@@ -1,0 +1,120 @@
+"""Stage 5's evaluation: paper 003's agreement criteria, readers (its Table 2), the sum of stage 4's grades.
+
+Every statistic comes from :mod:`ra_lib.evaluation.metrics` and :mod:`ra_lib.evaluation.stats`.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from ra_lib.evaluation import metrics, stats
+from ra_lib.stages.overall_score.settings import MAIN_VARIANT, N_BOOT
+from ra_lib.stages.overall_score.targets import N_HAND_SITES, hand_scores, hands_per_unit, unit_ids
+from ra_lib.stages.overall_score.train import MEAN_BASELINE, PREDICTION_COLUMNS
+
+#: ``variant`` of the summed stage-4 grades of one grading method.
+JOINT_SUM_PREFIX = "sum of stage-4 joint grades"
+
+
+def joint_sum_variant(method: str) -> str:
+    """The ``variant`` name of the summed stage-4 grades of ``method``."""
+    return f"{JOINT_SUM_PREFIX} ({method})"
+
+
+def agreement(y_true, y_pred) -> dict:
+    """Paper 003's criteria of one rater against another: MAE, RMSE, Pearson r, paired t-test of pred vs true."""
+    test = stats.paired_t_test(y_pred, y_true)
+    pearson = metrics.pearson_r(y_true, y_pred)
+    return {"n": len(np.asarray(y_true)), "mae": metrics.mae(y_true, y_pred), "rmse": metrics.rmse(y_true, y_pred),
+            "pearson_r": pearson.r, "mean_diff": test.mean_diff, "t": test.statistic, "p_t_test": test.p}
+
+
+def agreement_table(predictions: pd.DataFrame, split: str = "test", by: str = "variant") -> pd.DataFrame:
+    """:func:`agreement` per ``by`` group on one split, in order of first appearance."""
+    rows = []
+    chosen = predictions[predictions["split"] == split]
+    for name, group in chosen.groupby(by, sort=False):
+        rows.append({by: name, **agreement(group["score_true"], group["score_pred"])})
+    return pd.DataFrame(rows)
+
+
+def mae_versus_baseline(predictions: pd.DataFrame, variant: str = MAIN_VARIANT, split: str = "test",
+                        id_column: str = "hand_id", n_boot: int = N_BOOT, seed: int = 0) -> stats.BootstrapDiffResult:
+    """MAE of ``variant`` minus the mean baseline's on one split, with a paired patient-clustered bootstrap
+    interval (:func:`ra_lib.evaluation.stats.bootstrap_diff`); the model has learned when the interval is below 0."""
+    rows = predictions[(predictions["split"] == split) & predictions["variant"].isin([variant, MEAN_BASELINE])]
+    return stats.bootstrap_diff(rows, metrics.mae, variant, MEAN_BASELINE, model_col="variant", score="score_pred",
+                                label="score_true", keys=[id_column, "patient"], cluster="patient", n_boot=n_boot,
+                                seed=seed)
+
+
+def reader_totals(readers: pd.DataFrame, units: pd.DataFrame, id_column: str = "hand_id") -> pd.DataFrame:
+    """Overall score of each unit by each reader (wide: ``<id>`` plus one column per reader).
+
+    Only units every reader graded completely (all sites of all their hands) are kept.
+    """
+    rows = []
+    for reader_id, table in readers.groupby("reader_id"):
+        per_hand = hand_scores(table)
+        rows.append(per_hand[["hand_id", "score", "complete"]].assign(reader_id=reader_id))
+    if not rows:
+        return pd.DataFrame(columns=[id_column])
+    long = pd.concat(rows, ignore_index=True)
+    long[id_column] = unit_ids(long["hand_id"], id_column)
+    per_unit = long.groupby([id_column, "reader_id"]).agg(score=("score", "sum"), complete=("complete", "all"),
+                                                          n_hands=("hand_id", "nunique")).reset_index()
+    per_unit = per_unit[per_unit["complete"] & (per_unit["n_hands"] == hands_per_unit(id_column))]
+    wide = per_unit.pivot(index=id_column, columns="reader_id", values="score").dropna()
+    wide = wide[wide.index.isin(units[id_column])]
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index()
+
+
+def reader_agreement(totals: pd.DataFrame, id_column: str = "hand_id") -> pd.DataFrame:
+    """Paper 003 Table 2: agreement of every pair of readers (second against first) plus ICC(2,1)."""
+    readers = [c for c in totals.columns if c != id_column]
+    rows = []
+    for a, b in combinations(readers, 2):
+        rows.append({"reader_a": a, "reader_b": b, **agreement(totals[a], totals[b]),
+                     "icc_2_1": stats.icc(totals[[a, b]].to_numpy(dtype=float))})
+    return pd.DataFrame(rows)
+
+
+def joint_sum_predictions(grade_predictions: pd.DataFrame, units: pd.DataFrame,
+                          id_column: str = "hand_id") -> pd.DataFrame:
+    """Overall scores from stage 4's per-joint grades: the sum over each unit's 31 (or 62) sites.
+
+    Uses stage 4's held-out rows (``split == "test"``) and units whose every site stage 4 graded;
+    the returned rows carry this stage's split, so :func:`agreement_table` compares like with like.
+    """
+    columns = [id_column, *PREDICTION_COLUMNS]
+    test = grade_predictions[grade_predictions["split"] == "test"]
+    frames = []
+    for method, rows in test.groupby("method", sort=False):
+        per_hand = rows.groupby("hand_id").agg(score_true=("grade_true", "sum"), score_pred=("grade_pred", "sum"),
+                                               n_sites=("grade_pred", "size")).reset_index()
+        per_hand = per_hand[per_hand["n_sites"] == N_HAND_SITES]
+        per_hand[id_column] = unit_ids(per_hand["hand_id"], id_column)
+        per_unit = per_hand.groupby(id_column).agg(score_true=("score_true", "sum"), score_pred=("score_pred", "sum"),
+                                                   n_hands=("hand_id", "size")).reset_index()
+        per_unit = per_unit[per_unit["n_hands"] == hands_per_unit(id_column)]
+        merged = per_unit.merge(units[[id_column, "patient", "split"]], on=id_column)
+        merged["variant"] = joint_sum_variant(method)
+        frames.append(merged[columns])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def joint_sum_comparison(grade_predictions: pd.DataFrame, units: pd.DataFrame, predictions: pd.DataFrame,
+                         id_column: str = "hand_id", variant: str = MAIN_VARIANT) -> pd.DataFrame | None:
+    """:func:`agreement_table` of ``variant`` and every stage-4 joint sum on the test units both predicted.
+
+    ``None`` when no test unit has every site graded by stage 4.
+    """
+    sums = joint_sum_predictions(grade_predictions, units, id_column)
+    shared = sums.loc[sums["split"] == "test", id_column]
+    if shared.empty:
+        return None
+    direct = predictions[(predictions["variant"] == variant) & (predictions["split"] == "test")]
+    return agreement_table(pd.concat([direct[direct[id_column].isin(shared)], sums[sums[id_column].isin(shared)]]))

@@ -1,0 +1,171 @@
+"""Stage 1 tables and figures for the chapter; each takes a :class:`~.stage.SelectionResult`.
+
+On a cohort where nothing was trained (``result.skipped``) every helper that needs the models returns
+a short Markdown note instead. Figures are saved to ``path`` (when given), closed, and returned, so a
+notebook cell shows each exactly once.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown
+from matplotlib.ticker import MaxNLocator
+
+from ra_lib.core import plots
+from ra_lib.core.artifacts import save_figure
+from ra_lib.evaluation import published
+from ra_lib.stages.selection.augment import table2_comparison
+from ra_lib.stages.selection.data import view_classes
+from ra_lib.stages.selection.evaluate import FUSION, TAGS, confusion_counts, misclassified, misclassified_rotated
+from ra_lib.stages.selection.settings import PAPER_TEST_IMAGES, SelectionSettings
+
+BINARY_COLUMNS = ["model 1 (one hand)", "model 2 (both hands)"]
+
+
+def not_trained(result) -> Markdown:
+    """The note shown in place of a model's table or figure when nothing was trained."""
+    return Markdown(f"*Not trained: {result.skipped}.*")
+
+
+def _needs_models(function: Callable) -> Callable:
+    @functools.wraps(function)
+    def wrapper(result, *args, **kwargs):
+        return not_trained(result) if result.skipped else function(result, *args, **kwargs)
+    return wrapper
+
+
+def _finish(fig, path: str | Path | None):
+    if path is not None:
+        save_figure(fig, path)
+    plt.close(fig)
+    return fig
+
+
+def tag_table(images: pd.DataFrame) -> pd.DataFrame:
+    """The cohort's images by selection class and DICOM ``BodyPartExamined`` tag, with totals."""
+    classes = pd.Series(view_classes(images["view"]), name="class")
+    tags = images["body_part"].fillna("").replace("", "(blank)").rename("BodyPartExamined").reset_index(drop=True)
+    return pd.crosstab(classes, tags, margins=True, margins_name="total")
+
+
+def augmentation_table(settings: SelectionSettings) -> pd.DataFrame:
+    """The augmentation ranges of one run (paper Table 1's families)."""
+    return pd.Series(asdict(settings.augment), name="range").to_frame().T
+
+
+def split_summary(result) -> Markdown:
+    """How the cohort's folds were split, and why nothing was trained if so."""
+    images = result.images
+    parts = [f"{(images['split'] == split).sum()} {label} images (folds "
+             f"{', '.join(map(str, sorted(images.loc[images['split'] == split, 'fold'].unique())))})"
+             for split, label in (("train", "training"), ("val", "validation"), ("test", "test"))]
+    text = f"{len(images)} images: " + ", ".join(parts) + "."
+    if result.skipped:
+        text += f"\n\n**Nothing is trained on this cohort**: {result.skipped}. Every accuracy below is left out."
+    return Markdown(text)
+
+
+@_needs_models
+def table2(result) -> pd.DataFrame:
+    """This run's augmented counts beside paper 000 Table 2."""
+    return table2_comparison(result.table2)
+
+
+@_needs_models
+def learning_curves(result, path: str | Path | None = None):
+    """Training and validation loss per epoch of each model."""
+    histories = result.trained.histories
+    fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3), squeeze=False)
+    for ax, (task, history) in zip(axes[0], histories.items()):
+        ax.plot(history["epoch"], history["train_loss"], marker="o", label="training (augmented)")
+        ax.plot(history["epoch"], history["val_loss"], marker="o", label="validation")
+        ax.set(title=task, xlabel="epoch", ylabel="cross-entropy")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def _published(id_: str) -> float:
+    table = published.headline().set_index("id")
+    return float(table.loc[id_, "value"])
+
+
+@_needs_models
+def headline_table(result) -> pd.DataFrame:
+    """Test accuracy per model (three classes, ``correct`` of ``n``) and the binary accuracies of Model 1 and
+    Model 2, beside paper 000 (Tables 3 and 4) and the majority class."""
+    metrics, n = result.metrics, result.metrics["n"]
+    paper_accuracy = _published("000.three_class_accuracy")
+    rows = [{"model": "paper 000: two binary, fused", "accuracy": paper_accuracy,
+             "correct": f"{round(paper_accuracy * PAPER_TEST_IMAGES)} / {PAPER_TEST_IMAGES}",
+             BINARY_COLUMNS[0]: _published("000.model1_accuracy"),
+             BINARY_COLUMNS[1]: _published("000.model2_accuracy")}]
+    for model, values in metrics["models"].items():
+        rows.append({"model": model, "accuracy": values["accuracy"], "correct": f"{values['correct']} / {n}",
+                     BINARY_COLUMNS[0]: values["model1_accuracy"], BINARY_COLUMNS[1]: values["model2_accuracy"]})
+    majority = metrics["majority_accuracy"]
+    rows.append({"model": f"majority class ({metrics['majority_class']})", "accuracy": majority,
+                 "correct": f"{round(majority * n)} / {n}", BINARY_COLUMNS[0]: np.nan, BINARY_COLUMNS[1]: np.nan})
+    return pd.DataFrame(rows).set_index("model")
+
+
+@_needs_models
+def binary_table(result) -> pd.DataFrame:
+    """Model 1's and Model 2's binary test accuracies (paper Table 3), per model row of :func:`headline_table`."""
+    return headline_table(result)[BINARY_COLUMNS].dropna()
+
+
+@_needs_models
+def confusion(result, model: str) -> pd.DataFrame:
+    """Three-class test confusion counts of one model (rows: truth, columns: prediction; paper Table 4)."""
+    return confusion_counts(result.predictions, model)
+
+
+@_needs_models
+def tag_hands_table(result) -> pd.DataFrame:
+    """Test hand images by their ``BodyPartExamined`` tag: selected or missed by the tag query."""
+    rows = result.predictions[(result.predictions["model"] == TAGS) & (result.predictions["split"] == "test")]
+    hands = rows[rows["view_true"] != "other"]
+    tags = result.images.set_index("image_id").loc[hands["image_id"], "body_part"].fillna("").replace("", "(blank)")
+    selected = np.where(hands["view_pred"] != "other", "selected by tag", "missed by tag")
+    return pd.crosstab(pd.Series(tags.to_numpy(), name="BodyPartExamined"), pd.Series(selected, name=""))
+
+
+@_needs_models
+def rotation_table(result) -> pd.DataFrame:
+    """Accuracy on the test hands, upright and turned a quarter, and how many were taken for "other"."""
+    return result.rotation
+
+
+@_needs_models
+def gallery(result, load_image: Callable[[str], np.ndarray], rotated: bool = False, model: str = FUSION,
+            n: int = 12, path: str | Path | None = None):
+    """The misclassified test images of ``model`` (paper Fig. 4), upright or (``rotated``) the turned hands,
+    with the true and the predicted class and both models' probabilities."""
+    rows = misclassified_rotated(result.rotated, model) if rotated else misclassified(result.predictions, model)
+    rows = rows.head(n)
+    if not len(rows):
+        return Markdown("*None: every such image was classified correctly.*")
+    fig, axes = plots.image_grid(len(rows), ncols=min(4, len(rows)))
+    for ax, row in zip(axes, rows.itertuples(index=False)):
+        plots.show_radiograph(ax, np.rot90(load_image(row.image_id), int(rotated)),
+                              title=f"{row.view_true} -> {row.view_pred}\n"
+                                    f"p1={row.p_one_hand:.2f} p2={row.p_both_hands:.2f}")
+    return _finish(fig, path)
+
+
+def summary(result) -> Markdown:
+    """One sentence: did the fused models beat the majority-class baseline on the test images."""
+    if result.skipped:
+        return Markdown(f"No model was trained: {result.skipped}.")
+    fused, majority = result.metrics["models"][FUSION]["accuracy"], result.metrics["majority_accuracy"]
+    verdict = "beat" if fused > majority else "did **not** beat"
+    return Markdown(f"On {result.metrics['n']} test images the fused models {verdict} the majority-class "
+                    f"baseline ({fused:.3f} vs {majority:.3f}).")

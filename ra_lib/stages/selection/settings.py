@@ -1,0 +1,82 @@
+"""Settings of stage 1: one frozen :class:`SelectionSettings` (with its :class:`AugmentRanges`) and its profiles.
+
+Choices paper 000 leaves open: optimiser Adam with learning rate 1e-4 and batch size 32 (Keras'
+default batch); dropout 0.25 after the second pooling layer and 0.5 after FC 512 (the Keras example
+network the architecture follows); early stopping on validation loss. Its Table 1 names the
+augmentation families but not their ranges, so :class:`AugmentRanges` holds stand-in values.
+
+``smoke``: seconds; ``quick``: about a minute of 2 CPU cores (input 32 px, few epochs, a higher
+learning rate and 15 % of Table 2's augmented counts, yet it still converges); ``paper``: the paper's
+252 px input and Table 2's counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Paper 000's cohort: 1,047 radiographs, 206 of them for testing, the other 841 for training.
+PAPER_IMAGES, PAPER_TEST_IMAGES = 1047, 206
+PAPER_TRAIN_IMAGES = PAPER_IMAGES - PAPER_TEST_IMAGES
+
+
+@dataclass(frozen=True)
+class AugmentRanges:
+    """Ranges of the Table 1 families; each draw is uniform in ``[-r, r]`` (zoom: ``[1-r, 1+r]``)."""
+
+    rotation_deg: float = 15.0
+    zoom: float = 0.1
+    shift: float = 0.1  # fraction of the image side, horizontally and vertically
+    shear_deg: float = 5.0
+    channel_shift: float = 0.1  # intensity offset on the [0, 1] scale
+    horizontal_flip: bool = True
+    vertical_flip: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("rotation_deg", "zoom", "shift", "shear_deg", "channel_shift"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"augmentation range {name} must be >= 0, got {getattr(self, name)!r}")
+        if self.zoom >= 1:
+            raise ValueError(f"zoom range must be below 1 (a zoom factor of 1 - zoom > 0), got {self.zoom!r}")
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """Every knob of stage 1.
+
+    ``input_size``: side of the square network input (paper: 252). ``augment_scale``: fraction of
+    Table 2's augmented counts, scaled to this cohort's training images. ``threshold``: the fusion
+    rule's cut-off on both binary models' probabilities. ``test_fraction`` / ``val_fraction``: the
+    paper's split (206 of 1,047 images for testing, 20 % of the rest for validation), turned into a
+    number of the cohort's patient folds; ``test_fold``: the first test fold (see
+    :func:`ra_lib.stages.selection.data.fold_roles`).
+    """
+
+    input_size: int
+    epochs: int
+    patience: int | None
+    augment_scale: float
+    lr: float = 1e-4
+    batch_size: int = 32
+    dropout_conv: float = 0.25
+    dropout_fc: float = 0.5
+    threshold: float = 0.5
+    test_fraction: float = PAPER_TEST_IMAGES / PAPER_IMAGES
+    val_fraction: float = 0.2
+    test_fold: int = 0
+    augment: AugmentRanges = field(default_factory=AugmentRanges)
+
+    def __post_init__(self) -> None:
+        for name in ("input_size", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        for name in ("test_fraction", "val_fraction"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie strictly between 0 and 1, got {getattr(self, name)!r}")
+        if self.augment_scale < 0:
+            raise ValueError(f"augment_scale must be >= 0, got {self.augment_scale!r}")
+
+
+PROFILES = {
+    "smoke": SelectionSettings(input_size=32, epochs=1, patience=None, augment_scale=0.15),
+    "quick": SelectionSettings(input_size=32, epochs=4, patience=2, augment_scale=0.15, lr=5e-4),
+    "paper": SelectionSettings(input_size=252, epochs=50, patience=10, augment_scale=1.0),
+}

@@ -1,0 +1,122 @@
+"""Stage 1 as one call: :func:`run` splits, trains and evaluates everything the chapter shows.
+
+A cohort whose images are all of one class (a real RA2 cohort: every image is one hand), or whose
+training folds hold one class, trains nothing: the result says why (``skipped``) and its headline is
+``None`` except ``test_images``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+
+from ra_lib.core import contracts
+from ra_lib.core.training import select_device
+from ra_lib.stages.selection.data import SPLITS, preload_images, single_class_reason, split_images, view_classes
+from ra_lib.stages.selection.evaluate import (FUSION, PREDICTION_COLUMNS, ROTATED_COLUMNS, TAGS, THREE_CLASS,
+                                              predictions_table, rotated_predictions, rotation_summary,
+                                              selection_metrics)
+from ra_lib.stages.selection.settings import SelectionSettings
+from ra_lib.stages.selection.train import TrainedModels, train_models
+
+STAGE = contracts.SELECTION
+#: Every name of :meth:`SelectionResult.headline`, on every cohort and profile (``docs/ARTIFACTS.md``).
+HEADLINE_NAMES = (
+    "accuracy/model1_one_hand", "accuracy/model2_both_hands",
+    f"accuracy/{FUSION}", f"accuracy/{THREE_CLASS}", f"accuracy/{TAGS}", "accuracy/majority_class",
+    f"accuracy_rotated/{FUSION}", f"accuracy_rotated/{THREE_CLASS}",
+    "test_images",
+)
+
+
+@dataclass
+class SelectionResult:
+    """Everything one run of stage 1 produced (test-split numbers unless said otherwise)."""
+
+    settings: SelectionSettings
+    images: pd.DataFrame  # the cohort's images + ``class``, ``fold`` and ``split``
+    predictions: pd.DataFrame  # the artifact ``predictions.csv`` (empty when skipped)
+    rotated: pd.DataFrame  # test hands upright and turned a quarter (empty when skipped)
+    metrics: dict  # :func:`~ra_lib.stages.selection.evaluate.selection_metrics` on the test split
+    skipped: str | None = None  # why nothing was trained, or None
+    trained: TrainedModels | None = field(default=None, repr=False)
+    cache: torch.Tensor | None = field(default=None, repr=False)  # the resized images, rows as ``images``
+    train_seconds: float = 0.0
+
+    @property
+    def table2(self) -> pd.DataFrame:
+        """Augmented training counts per model and class (paper 000 Table 2; empty when skipped)."""
+        if self.trained is None:
+            return pd.DataFrame(columns=["model", "class", "original", "augmented"])
+        return self.trained.table2
+
+    @property
+    def rotation(self) -> pd.DataFrame:
+        """Accuracy on the test hands upright and rotated (:func:`~.evaluate.rotation_summary`)."""
+        return rotation_summary(self.rotated)
+
+    @property
+    def split_counts(self) -> pd.DataFrame:
+        """Images per split and class."""
+        counts = pd.crosstab(self.images["split"], self.images["class"])
+        return counts.reindex(index=[s for s in SPLITS if s in counts.index]).rename_axis(index="split",
+                                                                                          columns="class")
+
+    def headline(self) -> dict[str, float | None]:
+        """The flat headline (:data:`HEADLINE_NAMES`); ``None`` where nothing was trained."""
+        models = self.metrics["models"]
+        rotated = self.rotation.set_index(["model", "orientation"])["accuracy"]
+
+        def model_value(model, key="accuracy"):
+            return models[model][key] if model in models else None
+
+        values = {
+            "accuracy/model1_one_hand": model_value(FUSION, "model1_accuracy"),
+            "accuracy/model2_both_hands": model_value(FUSION, "model2_accuracy"),
+            **{f"accuracy/{model}": model_value(model) for model in (FUSION, THREE_CLASS, TAGS)},
+            "accuracy/majority_class": self.metrics["majority_accuracy"],
+            **{f"accuracy_rotated/{model}": rotated.get((model, "rotated")) for model in (FUSION, THREE_CLASS)},
+            "test_images": int((self.images["split"] == "test").sum()),
+        }
+        return contracts.headline(HEADLINE_NAMES, values)
+
+    def details(self) -> dict:
+        """The detail tables of ``metrics.json`` (besides headline, profile, seed and settings)."""
+        return {"skipped": self.skipped, "train_seconds": self.train_seconds, "test_metrics": self.metrics,
+                "split_counts": self.split_counts.to_dict(orient="index"),
+                "table2": self.table2.to_dict(orient="records"),
+                "rotation_check": self.rotation.to_dict(orient="records")}
+
+
+def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device | str = "cpu",
+        progress: bool = True) -> SelectionResult:
+    """Split the cohort's images by its patient folds, train Model 1, Model 2 and the three-class model,
+    and evaluate them, the DICOM-tag baseline, the majority class and the 90-degree rotation check.
+
+    ``cohort`` is a :class:`ra_lib.cohort.manifest.Cohort` (``images``, ``folds``, ``load_image``);
+    ``device`` a torch device or ``"auto"`` (cuda when present).
+    """
+    device = select_device(device) if isinstance(device, str) else device
+    images = cohort.images.reset_index(drop=True).copy()
+    images["class"] = view_classes(images["view"])
+    images = images.join(split_images(images["patient"], cohort.folds, settings.test_fraction,
+                                      settings.val_fraction, settings.test_fold))
+    classes, split = images["class"].to_numpy(), images["split"].to_numpy()
+    reason = single_class_reason(classes, split)
+    if reason is not None:
+        empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
+        return SelectionResult(settings, images, empty, pd.DataFrame(columns=ROTATED_COLUMNS),
+                               selection_metrics(empty, threshold=settings.threshold), skipped=reason)
+    start = time.perf_counter()
+    cache = preload_images(images["image_id"].tolist(), cohort.load_image, settings.input_size,
+                           images["path"].astype(str).tolist(), progress)
+    trained = train_models(cache, classes, split, settings, seed, device, progress=progress)
+    train_seconds = time.perf_counter() - start
+    predictions = predictions_table(images, trained.probabilities, settings.threshold)
+    rotated = rotated_predictions(images, cache, trained, settings.threshold, settings.batch_size, device)
+    return SelectionResult(settings, images, predictions, rotated,
+                           selection_metrics(predictions, threshold=settings.threshold), trained=trained,
+                           cache=cache, train_seconds=train_seconds)
+

@@ -1,0 +1,81 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from fixtures.score_cohorts import grade_predictions, hand_grade_rows
+from ra_lib.stages.overall_score import evaluate
+from ra_lib.stages.overall_score.train import MEAN_BASELINE
+
+
+def test_agreement_matches_scipy():
+    rng = np.random.default_rng(0)
+    true = rng.uniform(0, 140, 30)
+    pred = true + rng.normal(2, 8, 30)
+    row = evaluate.agreement(true, pred)
+    assert row["mae"] == pytest.approx(np.mean(np.abs(pred - true)))
+    assert row["rmse"] == pytest.approx(np.sqrt(np.mean((pred - true) ** 2)))
+    assert row["pearson_r"] == pytest.approx(scipy_stats.pearsonr(true, pred).statistic)
+    reference = scipy_stats.ttest_rel(pred, true)
+    assert row["t"] == pytest.approx(reference.statistic) and row["p_t_test"] == pytest.approx(reference.pvalue)
+
+
+def test_agreement_table_per_variant_on_one_split():
+    table = pd.DataFrame({"variant": ["a", "a", "b", "b", "a"], "split": ["test"] * 4 + ["train"],
+                          "score_true": [1.0, 2.0, 1.0, 2.0, 9.0], "score_pred": [1.0, 3.0, 2.0, 2.0, 0.0]})
+    out = evaluate.agreement_table(table)
+    assert out["variant"].tolist() == ["a", "b"] and out["mae"].tolist() == [0.5, 0.5] and out["n"].tolist() == [2, 2]
+
+
+def test_mae_versus_baseline_interval():
+    rng = np.random.default_rng(1)
+    true = rng.uniform(0, 60, 40)
+    common = {"hand_id": [f"h{i}" for i in range(40)], "patient": [f"P{i // 2}" for i in range(40)],
+              "score_true": true, "split": "test"}
+    table = pd.concat([pd.DataFrame({**common, "variant": MEAN_BASELINE, "score_pred": 30.0}),
+                       pd.DataFrame({**common, "variant": "IRB", "score_pred": true + rng.normal(0, 2, 40)})])
+    result = evaluate.mae_versus_baseline(table, n_boot=200)
+    assert result.diff == pytest.approx(np.mean(np.abs(table["score_pred"].iloc[40:] - true)) -
+                                        np.mean(np.abs(30.0 - true)))
+    assert result.upper < 0 and result.n_clusters == 20
+
+
+def test_reader_totals_and_table_2():
+    readers = pd.concat([
+        hand_grade_rows({"a:L": 1, "a:R": 2, "b:R": 0}).assign(reader_id="r1"),
+        hand_grade_rows({"a:L": 2, "a:R": 2, "b:R": 1}).assign(reader_id="r2"),
+    ])
+    units = pd.DataFrame({"hand_id": ["a:L", "a:R", "b:R"]})
+    totals = evaluate.reader_totals(readers, units)
+    assert totals.set_index("hand_id").loc["a:L"].tolist() == [31, 62]
+    table = evaluate.reader_agreement(totals)
+    assert table[["reader_a", "reader_b"]].values.tolist() == [["r1", "r2"]]
+    assert table["mae"].item() == pytest.approx((31 + 0 + 31) / 3) and "icc_2_1" in table
+    per_image = evaluate.reader_totals(readers, pd.DataFrame({"image_id": ["a", "b"]}), id_column="image_id")
+    assert per_image.set_index("image_id").loc["a"].tolist() == [93, 124] and "b" not in set(per_image["image_id"])
+    no_readers = evaluate.reader_totals(readers.iloc[:0], units)
+    assert no_readers.empty and list(no_readers.columns) == ["hand_id"]
+
+
+def test_joint_sum_predictions_sum_complete_held_out_hands():
+    grades = pd.concat([grade_predictions(["a:L"], "test", ("m",)), grade_predictions(["b:R"], "train", ("m",))])
+    units = pd.DataFrame({"hand_id": ["a:L", "b:R"], "patient": ["P1", "P2"], "split": ["test", "test"]})
+    out = evaluate.joint_sum_predictions(grades, units)
+    assert out.to_dict("records") == [{"hand_id": "a:L", "patient": "P1", "variant": evaluate.joint_sum_variant("m"),
+                                       "score_true": 31, "score_pred": 62, "split": "test"}]
+    assert evaluate.joint_sum_predictions(grades.iloc[1:], units).empty  # a:L lacks one site
+    per_image = evaluate.joint_sum_predictions(grade_predictions(["a:L", "a:R"], "test", ("m",)),
+                                               pd.DataFrame({"image_id": ["a"], "patient": ["P1"], "split": ["test"]}),
+                                               id_column="image_id")
+    assert per_image[["image_id", "score_true", "score_pred"]].values.tolist() == [["a", 62, 124]]
+
+
+def test_joint_sum_comparison_on_shared_test_units():
+    units = pd.DataFrame({"hand_id": ["a:L", "b:R", "c:R"], "patient": ["P1", "P2", "P3"],
+                          "split": ["test", "test", "train"]})
+    predictions = units.assign(variant="IRB", score_true=31.0, score_pred=[30.0, 20.0, 31.0])
+    table = evaluate.joint_sum_comparison(grade_predictions(["a:L", "c:R"]), units, predictions)
+    assert table["variant"].tolist() == ["IRB", evaluate.joint_sum_variant("plain"),
+                                         evaluate.joint_sum_variant("class_weights")]
+    assert table["n"].tolist() == [1, 1, 1] and table["mae"].tolist() == [1.0, 31.0, 31.0]
+    assert evaluate.joint_sum_comparison(grade_predictions(["c:R"]), units, predictions) is None

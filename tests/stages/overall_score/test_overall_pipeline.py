@@ -1,0 +1,70 @@
+import dataclasses
+import json
+
+import pytest
+
+from fixtures.score_cohorts import grade_predictions, score_cohort
+from ra_lib.core import artifacts as store
+from ra_lib.core import contracts
+from ra_lib.stages import overall_score as overall
+
+TINY = dataclasses.replace(overall.PROFILES["smoke"], input_size=32)
+
+
+def test_public_api_and_static_headline_names():
+    assert overall.STAGE == contracts.OVERALL_SCORE
+    variants = ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", "mean_baseline", "joint_sum")
+    expected = {f"{m}/{v}" for m in ("mae", "rmse", "pearson_r", "t_test_p") for v in variants}
+    expected |= {"mae_difference_vs_baseline/IRB", "mae_difference_ci_low/IRB", "mae_difference_ci_high/IRB"}
+    assert isinstance(overall.HEADLINE_NAMES, tuple) and set(overall.HEADLINE_NAMES) == expected
+    assert len(overall.HEADLINE_NAMES) == len(expected)
+
+
+def test_run_without_readers_or_stage_4(tmp_path):
+    result = overall.run(score_cohort(), TINY, seed=0, device="cpu", artifacts_root=tmp_path, progress=False)
+    headline = result.headline()
+    assert list(headline) == list(overall.HEADLINE_NAMES)
+    assert headline["mae/IRB"] > 0 and headline["mae/DSC"] > 0 and headline["mae/mean_baseline"] > 0
+    assert headline["mae/B"] is None and headline["rmse/tv_resnet50"] is None  # not trained by the profile
+    assert headline["mae/joint_sum"] is None and result.stage4_missing
+    assert not result.cohort_has_readers and result.readers_table is None and result.main_on_readers_table is None
+    assert result.versus_baseline.n_clusters < overall.pipeline.MIN_TEST_PATIENTS
+    difference = headline["mae/IRB"] - headline["mae/mean_baseline"]
+    assert headline["mae_difference_vs_baseline/IRB"] == pytest.approx(difference)
+    assert headline["mae_difference_ci_low/IRB"] is None and headline["mae_difference_ci_high/IRB"] is None
+    assert not result.beats_baseline and "says nothing" in result.verdict("smoke")
+    assert result.loss_table is None and result.joint_sum_table is None
+    assert set(result.data.units["split"]) == {"train", "val", "test"}
+
+    result.write_tables(tmp_path)
+    store.write_metrics(tmp_path, headline, settings=dataclasses.asdict(TINY), **result.details())
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["headline"]["mae/B"] is None and written["main_variant"] == "IRB"
+    predictions = store.read_table(".", "predictions.csv", tmp_path)
+    assert list(predictions.columns) == ["hand_id", "patient", "variant", "score_true", "score_pred", "split"]
+    assert set(predictions["variant"]) == {"mean baseline", "IRB", "DSC"}
+    assert (tmp_path / "test_metrics.csv").exists() and (tmp_path / "complexity_full_size.csv").exists()
+
+
+def test_run_with_readers_stage_4_and_a_second_loss(tmp_path):
+    cohort = score_cohort(n_patients=25, readers=2)
+    folder = store.stage_dir(contracts.GRADING, tmp_path)
+    store.write_table(grade_predictions(cohort.hands["hand_id"]), folder / "grade_predictions.csv")
+    settings = dataclasses.replace(TINY, compare_delta=0.5)
+    result = overall.run(cohort, settings, seed=0, device="cpu", artifacts_root=tmp_path, progress=False)
+    headline = result.headline()
+    test_hands = int((result.data.units["split"] == "test").sum())
+    assert headline["mae/joint_sum"] == pytest.approx(31.0)  # every site predicted one grade too high
+    assert result.joint_sum_table["n"].tolist() == [test_hands] * 3
+    assert headline["mae_difference_ci_low/IRB"] <= headline["mae_difference_vs_baseline/IRB"]
+    assert headline["mae_difference_vs_baseline/IRB"] <= headline["mae_difference_ci_high/IRB"]
+    assert result.readers_table[["reader_a", "reader_b"]].values.tolist() == [["reader_0", "reader_1"]]
+    assert result.main_on_readers_table["n"].item() == test_hands
+    assert result.loss_table["variant"].tolist() == ["IRB, delta=1", "IRB, delta=0.5"]
+
+
+def test_run_per_bilateral_image(tmp_path):
+    settings = dataclasses.replace(TINY, unit="image", variants=("IRB",))
+    result = overall.run(score_cohort(), settings, seed=0, device="cpu", artifacts_root=tmp_path, progress=False)
+    assert result.id_column == "image_id" and len(result.data.units) == 10
+    assert result.headline()["mae/DSC"] is None and result.headline()["mae/IRB"] is not None
