@@ -17,10 +17,11 @@ import time
 import pandas as pd
 import torch
 
-from ra_lib.stages.overall_score.models import VARIANTS, build_model, count_macs, count_parameters
-from ra_lib.stages.overall_score.pipeline import PROFILES, SmoothLoss, model_kwargs
 from ra_lib.core.profiles import resolve
 from ra_lib.core.training import select_device
+from ra_lib.stages.overall_score import PROFILES
+from ra_lib.stages.overall_score.models import VARIANTS, build_model, count_macs, count_parameters
+from ra_lib.stages.overall_score.train import SmoothLoss, model_kwargs
 
 
 def _synchronise(device: torch.device) -> None:

@@ -70,10 +70,11 @@ figures.tag_table(cohort.images)
 paper_layer_table()
 
 # %%
+stopping = "no early stopping" if settings.patience is None else f"early stopping patience {settings.patience}"
 display(Markdown(f"This run: profile **{profile}**, input ${settings.input_size} \\times {settings.input_size}$, "
-                 f"flattened features {flat_features(settings.input_size):,}, at most {settings.epochs} "
-                 f"epochs (early stopping patience {settings.patience}), Adam, learning rate {settings.lr:g}, "
-                 f"batch size {settings.batch_size}, device `{compute.type}`."))
+                 f"flattened features {flat_features(settings.input_size):,}, at most {settings.epochs} epoch(s) "
+                 f"({stopping}), Adam, learning rate {settings.lr:g}, batch size {settings.batch_size}, "
+                 f"device `{compute.type}`."))
 
 # %% [markdown]
 # ## Training
@@ -190,8 +191,8 @@ figures.gallery(result, cohort.load_image, rotated=True, n=gallery_images, path=
 
 # %% tags=["remove-cell"]
 store.write_table(result.predictions, out / "predictions.csv")
-store.write_metrics(out, result.headline(), profile=profile, seed=seed, settings=asdict(settings),
-                    **result.details())
+metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed=seed, settings=asdict(settings),
+                                   **result.details())
 
 # %% [markdown]
 # ## Summary

@@ -61,7 +61,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib.cohort.manifest import load_cohort
+from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store
 from ra_lib.core.contracts import DETECTION
 from ra_lib.core.profiles import resolve

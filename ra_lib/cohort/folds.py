@@ -29,20 +29,6 @@ def patient_folds(patients: Iterable[str], n_folds: int, seed: int) -> pd.DataFr
     return pd.DataFrame({"patient": unique, "fold": fold})
 
 
-def fold_conflicts(folds: pd.DataFrame, patient_column: str = "patient") -> dict[str, list[int]]:
-    """Patients listed in more than one fold, mapped to their sorted folds (empty when disjoint)."""
-    per_patient = folds.groupby(patient_column)["fold"].unique()
-    return {str(p): sorted(int(f) for f in fs) for p, fs in per_patient.items() if len(fs) > 1}
-
-
-def validate_folds(folds: pd.DataFrame, patient_column: str = "patient") -> None:
-    """Raise ``ValueError`` naming every patient that sits in two or more folds."""
-    conflicts = fold_conflicts(folds, patient_column)
-    if conflicts:
-        listed = "; ".join(f"{p} in folds {fs}" for p, fs in sorted(conflicts.items()))
-        raise ValueError(f"folds are not patient-disjoint: {listed}")
-
-
 def rotation(fold_ids: Sequence[int], test_fold: int) -> tuple[list[int], int, int]:
     """``(train_folds, val_fold, test_fold)`` for one round: validation is the fold after the test fold.
 

@@ -1,13 +1,15 @@
-"""Reading radiograph pixels: DICOM, PNG and JPEG to one float32 grey image in [0, 1], bone bright.
+"""Reading radiograph pixels: DICOM, PNG and JPEG to one finite 2-D float32 grey image in [0, 1], bone bright.
 
 DICOM pixels go through the modality LUT (rescale), then the first VOI LUT or window (scaled
 by that window's output range), then MONOCHROME1 is inverted so that bone is bright. Without a
-VOI LUT or window the image is min-max scaled. Compressed transfer syntaxes (JPEG baseline,
-lossless, JPEG-LS, JPEG 2000, RLE) decode through pydicom's plugins (pylibjpeg, Pillow).
-PNG and JPEG files are assumed to be stored bone bright (as exported radiographs are): 8-bit
-is divided by 255, 16-bit by 65535, colour converted to grey (ITU-R 601 luma).
+usable VOI LUT or window the image is min-max scaled (an unusable one is a warning). Colour
+(RGB, YBR, palette) becomes grey (ITU-R 601 luma). Compressed transfer syntaxes decode through
+pydicom's plugins (pylibjpeg, Pillow). PNG and JPEG files are assumed to be stored bone bright:
+8-bit is divided by 255, 16-bit by 65535.
 
-Every failure raises :class:`~ra_lib.core.errors.ImageReadError` naming the file.
+Every tag that shapes the pixels is checked before decoding (:mod:`ra_lib.cohort.dicom_tags`),
+and every failure, whatever raised it, becomes an :class:`~ra_lib.core.errors.ImageReadError`
+naming the file: one bad file never stops a cohort check.
 """
 from __future__ import annotations
 
@@ -17,31 +19,22 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from PIL import Image, UnidentifiedImageError
-from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from PIL import Image
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
 
+from ra_lib.cohort.dicom_tags import HEADER_READ_TAGS, MAX_PIXELS, header_fields, pixel_settings, set_transfer_syntax
 from ra_lib.core.errors import ImageReadError
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8"
-#: Tags that make up the tag-based image table. Names and birth dates are deliberately absent.
-DICOM_HEADER_TAGS = {
-    "patient_id": "PatientID",
-    "study_date": "StudyDate",
-    "body_part": "BodyPartExamined",
-    "image_laterality": "ImageLaterality",
-    "laterality": "Laterality",
-    "view_position": "ViewPosition",
-    "sop_instance_uid": "SOPInstanceUID",
-    "photometric": "PhotometricInterpretation",
-}
-
-_HEADER_READ_TAGS = [*DICOM_HEADER_TAGS.values(), "Rows", "Columns", "BitsAllocated", "SamplesPerPixel",
-                     "NumberOfFrames"]
+_DICOM_GROUPS = (b"\x02\x00", b"\x08\x00")  # file meta / identifying group, little endian
 
 
 def file_format(path: str | Path) -> str:
-    """``"dicom"``, ``"png"``, ``"jpeg"`` or ``"other"``, from the file's first bytes (not its name)."""
+    """``"dicom"``, ``"png"``, ``"jpeg"`` or ``"other"``, from the file's first bytes (not its name).
+
+    DICOM files without the 128-byte preamble are recognised by their first tag.
+    """
     with open(path, "rb") as handle:
         head = handle.read(132)
     if head[128:132] == b"DICM":
@@ -50,58 +43,68 @@ def file_format(path: str | Path) -> str:
         return "png"
     if head.startswith(_JPEG_MAGIC):
         return "jpeg"
+    if len(head) >= 8 and head[:2] in _DICOM_GROUPS and (head[4:6].isalpha() and head[4:6].isupper()
+                                                         or head[:2] == b"\x08\x00" and head[6:8] == b"\x00\x00"):
+        return "dicom"
     return "other"
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, dict]:
-    """Pixels of one radiograph as a 2-D float32 array in [0, 1] with bone bright, and metadata.
+    """Pixels of one radiograph as a finite 2-D float32 array in [0, 1] with bone bright, and metadata.
 
-    Metadata holds ``format``, ``width``, ``height`` and how the values were scaled
-    (``normalisation``); DICOM adds ``transfer_syntax``, ``photometric``, ``bits_stored``, ``frames``.
+    Metadata holds ``format``, ``width``, ``height``, how the values were scaled
+    (``normalisation``) and ``warnings`` (a list of sentences); DICOM adds ``transfer_syntax``,
+    ``photometric``, ``bits_stored``. Raises :class:`ImageReadError` for anything else.
     """
     path = Path(path)
     kind = _existing_format(path)
-    if kind == "dicom":
-        return _read_dicom_pixels(path)
-    return _read_pil_pixels(path, kind)
-
-
-def read_dicom_header(path: str | Path) -> dict:
-    """The tag-based image-table fields of one DICOM file, read without its pixel data.
-
-    Keys are those of :data:`DICOM_HEADER_TAGS` plus ``rows``, ``columns`` and
-    ``transfer_syntax``; absent tags are empty strings. Patient names and birth dates are never read out.
-    """
-    ds, _, _ = _dicom_header(Path(path))
-    return _header_fields(ds)
+    with _one_file(path):
+        image, meta = _read_dicom_pixels(path) if kind == "dicom" else _read_pil_pixels(path, kind)
+    return _checked(path, image, meta)
 
 
 def image_header(path: str | Path) -> dict:
-    """Open one image's header only and check that its pixel data is all there.
+    """Open one image's header only, check its tags and that its pixel data is all there.
 
-    Returns ``format``, ``width`` and ``height`` (DICOM adds the :func:`read_dicom_header` fields).
-    Detects missing, unreadable and truncated files without decoding pixels: an uncompressed
-    DICOM shorter than its pixel data, a JPEG without its end marker or a PNG without its end
-    chunk (these two are then fully decoded to be sure).
+    Returns ``format``, ``width``, ``height`` and ``warnings``; DICOM adds patient, study and
+    view tags (see :data:`ra_lib.cohort.dicom_tags.DICOM_HEADER_TAGS`), ``rows``, ``columns`` and
+    ``transfer_syntax``. Detects missing, unreadable and truncated files without decoding pixels:
+    an uncompressed DICOM shorter than its pixel data, a JPEG without its end marker or a PNG
+    without its end chunk (these two are then fully decoded to be sure).
     """
     path = Path(path)
     kind = _existing_format(path)
-    if kind == "dicom":
-        ds, pixel_offset, size = _dicom_header(path)
-        _check_dicom_length(path, ds, pixel_offset, size)
-        fields = _header_fields(ds)
-        return {"format": "dicom", "width": fields["columns"], "height": fields["rows"], **fields}
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise ImageReadError(path, f"not a readable image ({exc})") from None
-    if kind in ("png", "jpeg") and not _has_end_marker(path, kind):
-        _read_pil_pixels(path, kind)  # raises ImageReadError when it really is truncated
-    return {"format": kind, "width": int(width), "height": int(height)}
+    with _one_file(path):
+        if kind == "dicom":
+            return _dicom_header(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = _pil_size(path, img)
+        if kind in ("png", "jpeg") and not _has_end_marker(path, kind):
+            _read_pil_pixels(path, kind)  # raises ImageReadError when it really is truncated
+        return {"format": kind, "width": width, "height": height, "warnings": []}
 
 
-# --- DICOM -------------------------------------------------------------------------------------
+class _one_file:
+    """Context turning any exception raised while reading one file into an :class:`ImageReadError` naming it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        if exc is None or isinstance(exc, ImageReadError) or not isinstance(exc, Exception):
+            return False
+        if isinstance(exc, MemoryError):
+            raise ImageReadError(self.path, "not enough memory to decode") from None
+        if isinstance(exc, Image.DecompressionBombError):
+            raise ImageReadError(self.path, f"image too large, a possible decompression bomb ({exc})") from None
+        reason = "truncated" if "truncated" in str(exc).lower() else "unreadable"
+        raise ImageReadError(self.path, f"{reason} image ({type(exc).__name__}: {exc})") from None
+
 
 def _existing_format(path: Path) -> str:
     if not path.is_file():
@@ -112,37 +115,52 @@ def _existing_format(path: Path) -> str:
         raise ImageReadError(path, f"cannot open ({exc.strerror or exc})") from None
 
 
-def _dicom_header(path: Path) -> tuple[pydicom.Dataset, int, int]:
-    """The dataset without pixels, the file offset where the pixel data starts, and the file size."""
+def _checked(path: Path, image: np.ndarray, meta: dict) -> tuple[np.ndarray, dict]:
+    """Enforce the promise of :func:`read_image`; a blank image is a warning."""
+    if image.ndim != 2 or 0 in image.shape:
+        raise ImageReadError(path, f"decoded to shape {image.shape}, not one 2-D image")
+    if not np.isfinite(image).all():
+        raise ImageReadError(path, "decoded to values that are not finite (check RescaleSlope / Intercept)")
+    image = np.clip(image, 0.0, 1.0).astype(np.float32, copy=False)
+    if image.min() == image.max():
+        meta["warnings"].append("blank image: every pixel has the same value after rescale and window")
+    return image, meta
+
+
+# --- DICOM -------------------------------------------------------------------------------------
+
+def _read_dataset(path: Path, **options) -> pydicom.Dataset:
     try:
-        with open(path, "rb") as handle:
-            ds = pydicom.dcmread(handle, stop_before_pixels=True, specific_tags=_HEADER_READ_TAGS)
-            pixel_offset = handle.tell()
+        ds = pydicom.dcmread(path, force=True, **options)
     except Exception as exc:  # pydicom raises many types for corrupt files
-        raise ImageReadError(path, f"unreadable DICOM header ({type(exc).__name__}: {exc})") from None
-    missing = [tag for tag in ("Rows", "Columns", "BitsAllocated") if tag not in ds]
-    if missing:
-        raise ImageReadError(path, f"truncated or not an image: DICOM tags {', '.join(missing)} missing")
-    return ds, pixel_offset, os.path.getsize(path)
+        raise ImageReadError(path, f"unreadable DICOM ({type(exc).__name__}: {exc})") from None
+    set_transfer_syntax(ds)
+    return ds
 
 
-def _header_fields(ds: pydicom.Dataset) -> dict:
-    fields = {key: str(ds.get(tag, "") or "").strip() for key, tag in DICOM_HEADER_TAGS.items()}
-    fields["rows"] = int(ds.Rows)
-    fields["columns"] = int(ds.Columns)
-    fields["transfer_syntax"] = str(ds.file_meta.get("TransferSyntaxUID", ""))
-    return fields
+def _dicom_header(path: Path) -> dict:
+    with open(path, "rb") as handle:
+        try:
+            ds = pydicom.dcmread(handle, force=True, stop_before_pixels=True, specific_tags=HEADER_READ_TAGS)
+        except Exception as exc:
+            raise ImageReadError(path, f"unreadable DICOM header ({type(exc).__name__}: {exc})") from None
+        pixel_offset = handle.tell()
+    set_transfer_syntax(ds)
+    settings = pixel_settings(path, ds)
+    _check_dicom_length(path, ds, settings, pixel_offset, os.path.getsize(path))
+    fields = header_fields(ds)
+    return {"format": "dicom", "width": settings["columns"], "height": settings["rows"],
+            "warnings": settings["warnings"], **fields}
 
 
-def _check_dicom_length(path: Path, ds: pydicom.Dataset, pixel_offset: int, size: int) -> None:
+def _check_dicom_length(path: Path, ds: pydicom.Dataset, settings: dict, pixel_offset: int, size: int) -> None:
     if size <= pixel_offset:
         raise ImageReadError(path, "truncated: no pixel data")
     syntax = ds.file_meta.get("TransferSyntaxUID")
-    if syntax is None or syntax.is_compressed:
-        return  # the compressed length is only known by decoding (check --deep)
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    expected = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * frames
-                * int(ds.BitsAllocated) + 7) // 8
+    if syntax.is_compressed or syntax.is_deflated:
+        return  # the pixel data's length is only known by decoding (check --deep)
+    samples = 2 if settings["photometric"] == "YBR_FULL_422" else settings["samples"]  # 4:2:2 stores 2 per pixel
+    expected = (settings["rows"] * settings["columns"] * samples * settings["bits_allocated"] + 7) // 8
     element_header = 8  # tag + length (implicit VR); explicit VR adds 4 more
     if size < pixel_offset + element_header + expected:
         raise ImageReadError(path, f"truncated: {size - pixel_offset} bytes left for "
@@ -150,12 +168,10 @@ def _check_dicom_length(path: Path, ds: pydicom.Dataset, pixel_offset: int, size
 
 
 def _read_dicom_pixels(path: Path) -> tuple[np.ndarray, dict]:
-    try:
-        ds = pydicom.dcmread(path)
-    except Exception as exc:
-        raise ImageReadError(path, f"unreadable DICOM ({type(exc).__name__}: {exc})") from None
-    syntax = ds.file_meta.get("TransferSyntaxUID")
-    syntax_name = f"{syntax.name} ({syntax})" if syntax is not None else "unknown transfer syntax"
+    ds = _read_dataset(path)
+    settings = pixel_settings(path, ds)
+    syntax = ds.file_meta.TransferSyntaxUID
+    syntax_name = f"{syntax.name} ({syntax})"
     if "PixelData" not in ds:
         raise ImageReadError(path, "no pixel data")
     try:
@@ -166,38 +182,44 @@ def _read_dicom_pixels(path: Path) -> tuple[np.ndarray, dict]:
         raise ImageReadError(path, f"no decoder for transfer syntax {syntax_name}: {exc}") from None
     except Exception as exc:
         raise ImageReadError(path, f"pixel data cannot be decoded ({syntax_name}): {exc}") from None
-
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    samples = int(ds.get("SamplesPerPixel", 1))
-    if frames > 1:
-        arr = arr[0]
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
-    if samples > 1:
-        values = _luma(arr.astype(np.float64))
-        low, high, normalisation = 0.0, float(2 ** int(ds.BitsStored) - 1), "colour to grey"
+    rows, columns, samples = settings["rows"], settings["columns"], settings["samples"]
+    expected = (rows, columns) if samples == 1 else (rows, columns, samples)
+    if arr.shape != expected:
+        raise ImageReadError(path, f"decoded pixels have shape {arr.shape}, the header says {expected} "
+                                   "(Rows, Columns, SamplesPerPixel or BitsAllocated wrong)")
+    photometric, notes = settings["photometric"], settings["warnings"]
+    if photometric == "PALETTE COLOR":
+        depth = int(ds.RedPaletteColorLookupTableDescriptor[2])
+        values, low, high = _luma(apply_color_lut(arr, ds).astype(np.float64)), 0.0, float(2 ** depth - 1)
+        normalisation = "palette to grey"
+    elif samples > 1:
+        values, low, high = _luma(arr.astype(np.float64)), 0.0, float(2 ** settings["bits_stored"] - 1)
+        normalisation = "colour to grey"
     else:
         values = apply_modality_lut(arr, ds)
-        values, low, high, normalisation = _apply_voi(values, ds)
+        if not np.isfinite(values).all():
+            raise ImageReadError(path, "the modality LUT (RescaleSlope / Intercept) gives values that are not "
+                                       "finite")
+        values, low, high, normalisation = _apply_voi(values, ds, settings)
     out = _scale(values, low, high)
     if photometric == "MONOCHROME1":
         out = 1.0 - out
-    meta = {"format": "dicom", "width": int(ds.Columns), "height": int(ds.Rows),
-            "transfer_syntax": str(syntax), "photometric": photometric,
-            "bits_stored": int(ds.BitsStored), "frames": frames, "normalisation": normalisation}
+    meta = {"format": "dicom", "width": columns, "height": rows, "transfer_syntax": str(syntax),
+            "photometric": photometric, "bits_stored": settings["bits_stored"], "frames": 1,
+            "normalisation": normalisation, "warnings": list(notes)}
     return out, meta
 
 
-def _apply_voi(values: np.ndarray, ds: pydicom.Dataset):
-    """Apply the VOI LUT / window; return values and the (low, high) range to scale to [0, 1]."""
-    lut = ds.get("VOILUTSequence")
-    if lut and "LUTDescriptor" in lut[0] and "LUTData" in lut[0]:
-        depth = int(lut[0].LUTDescriptor[2])
-        out = apply_voi_lut(np.rint(values).astype(np.int64), ds)
+def _apply_voi(values: np.ndarray, ds: pydicom.Dataset, settings: dict):
+    """Apply the VOI LUT / window the tags allow; return values and the (low, high) range to scale to [0, 1]."""
+    if settings["voi"] == "lut":
+        depth = int(ds.VOILUTSequence[0].LUTDescriptor[2])
+        out = apply_voi(np.rint(values).astype(np.int64), ds)
         return out, 0.0, float(2 ** depth - 1), "voi lut"
-    if "WindowCenter" in ds and "WindowWidth" in ds:
-        with np.errstate(over="ignore"):
-            out = apply_voi_lut(values.astype(np.float64), ds)
-            low, high = apply_voi_lut(np.array([-1e300, 1e300]), ds)  # the window's output range
+    if settings["voi"] == "window":
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = apply_windowing(values.astype(np.float64), ds)
+            low, high = apply_windowing(np.array([-1e300, 1e300]), ds)  # the window's output range
         return out, float(low), float(high), "window"
     values = values.astype(np.float64)
     return values, float(values.min()), float(values.max()), "min-max"
@@ -205,29 +227,39 @@ def _apply_voi(values: np.ndarray, ds: pydicom.Dataset):
 
 # --- PNG / JPEG --------------------------------------------------------------------------------
 
+def _pil_size(path: Path, img: Image.Image) -> tuple[int, int]:
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise ImageReadError(path, f"image has no pixels ({width} x {height})")
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(path, f"image claims {width} x {height} pixels, over the limit of {MAX_PIXELS:,} "
+                                   "(a possible decompression bomb)")
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise ImageReadError(path, f"holds {frames} frames; only single-frame images are read")
+    return int(width), int(height)
+
+
 def _read_pil_pixels(path: Path, kind: str) -> tuple[np.ndarray, dict]:
-    try:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as img:
+            width, height = _pil_size(path, img)
             img.load()
             mode = img.mode
             if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
                 values, low, high = np.asarray(img).astype(np.float64), 0.0, 65535.0
-            elif mode == "I":
+            elif mode in ("I", "F"):
                 values = np.asarray(img).astype(np.float64)
-                in_16 = values.min() >= 0 and values.max() <= 65535
+                if not np.isfinite(values).all():
+                    raise ImageReadError(path, f"{mode}-mode image holds values that are not finite")
+                in_16 = mode == "I" and values.min() >= 0 and values.max() <= 65535
                 low, high = (0.0, 65535.0) if in_16 else (values.min(), values.max())
-            elif mode == "F":
-                values = np.asarray(img).astype(np.float64)
-                low, high = values.min(), values.max()
             else:
                 grey = img.convert("L")
                 values, low, high = np.asarray(grey).astype(np.float64), 0.0, 255.0
-            width, height = img.size
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
-        reason = "truncated" if "truncated" in str(exc) else "unreadable"
-        raise ImageReadError(path, f"{reason} image ({exc})") from None
-    meta = {"format": kind, "width": int(width), "height": int(height), "mode": mode,
-            "normalisation": f"{low:g}-{high:g}"}
+    meta = {"format": kind, "width": width, "height": height, "mode": mode,
+            "normalisation": f"{low:g}-{high:g}", "warnings": []}
     return _scale(values, float(low), float(high)), meta
 
 
@@ -247,6 +279,7 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _scale(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    if high <= low:
+    if not high > low:  # also False for NaN
         return np.zeros(values.shape, dtype=np.float32)
-    return np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)

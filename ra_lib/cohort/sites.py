@@ -76,7 +76,6 @@ FINGER_GROUPS = {EROSION: ("PIP-IP", "MCP", "CMC-M"), JSN: ("PIP", "MCP", "CMC")
 HAND_LANDMARKS: tuple[str, ...] = tuple(dict.fromkeys(s.landmark for s in HAND_SITES))
 
 MAX_HAND_SCORE = sum(s.max_grade for s in HAND_SITES) * 2  # both hands: 280
-MAX_TOTAL_SCORE = MAX_HAND_SCORE + sum(s.max_grade for s in FOOT_SITES) * 2  # hands and feet: 448
 
 _BY_KEY = {(s.kind, s.site): s for s in HAND_SITES}
 _FOOT_BY_KEY = {(s.kind, s.site): s for s in FOOT_SITES}
@@ -104,7 +103,3 @@ def sites_in_group(kind: str, group: str) -> list[Site]:
         raise KeyError(f"unknown {kind} group {group!r}; expected one of {GROUPS.get(kind)}")
     return [s for s in hand_sites(kind) if s.group == group]
 
-
-def max_grade(kind: str, site: str, foot: bool = False) -> int:
-    """Highest valid grade of a site (erosion 5 on hands, 10 on feet; JSN 4)."""
-    return get_site(kind, site, foot).max_grade

@@ -1,10 +1,15 @@
-"""Descriptive tables of a cohort: what the cohort page shows before any model runs."""
+"""Descriptive tables of a cohort: what the cohort page shows before any model runs, and its headline."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ra_lib.cohort import sites
+from ra_lib.cohort.schema import VIEWS
+from ra_lib.core.contracts import headline as checked_headline
+
+#: The cohort page's ``metrics.json`` headline (see :func:`headline`).
+HEADLINE_NAMES = ("images", "patients", "hands", "scored_sites", "landmarks", "reader_gradings", "readers",
+                  "hand_pairs", "non_intact_share/erosion", "non_intact_share/jsn")
 
 #: Paper 001 Table 2: non-intact / total joints per group (226 images of 40 patients).
 PAPER001_TABLE2 = pd.DataFrame(
@@ -57,16 +62,36 @@ def grade_distribution(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.crosstab(scores["kind"], scores["grade"].astype(int))
 
 
-def left_right_agreement(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per group: how often the same site of both hands of one image is equally intact/non-intact."""
-    df = scores.assign(non_intact=scores["grade"] >= 1)
-    wide = df.pivot_table(index=["image_id", "kind", "site"], columns="hand", values="non_intact", aggfunc="first")
-    if not {"L", "R"} <= set(wide.columns):
+def hand_pairs(cohort) -> pd.DataFrame:
+    """The left and right hand of one patient at one visit, both scored: columns ``L``, ``R`` (hand ids).
+
+    A visit is a patient's study date (a cohort without dates, such as RA2, has one visit per
+    patient). A visit with exactly one scored left and one scored right hand gives that pair;
+    with more, only the two hands of each both-hands image pair up.
+    """
+    scored = cohort.hands[cohort.hands["hand_id"].isin(cohort.scores["hand_id"])]
+    visits = scored.merge(cohort.images[["image_id", "study_date"]], on="image_id")
+    pairs = []
+    for _, visit in visits.groupby(["patient", "study_date"], sort=True):
+        left, right = visit[visit["hand"] == "L"], visit[visit["hand"] == "R"]
+        if len(left) == 1 and len(right) == 1:
+            pairs.append((left["hand_id"].iloc[0], right["hand_id"].iloc[0]))
+        else:
+            both = sorted(set(left["image_id"]) & set(right["image_id"]))
+            pairs += [(f"{image}:L", f"{image}:R") for image in both]
+    return pd.DataFrame(pairs, columns=["L", "R"])
+
+
+def left_right_agreement(scores: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per group: how often the same site of a pair of hands (:func:`hand_pairs`) is equally intact/non-intact."""
+    status = scores.assign(non_intact=scores["grade"] >= 1)[["hand_id", "kind", "site", "non_intact"]]
+    wide = (pairs.merge(status, left_on="L", right_on="hand_id")
+            .merge(status, left_on=["R", "kind", "site"], right_on=["hand_id", "kind", "site"], suffixes=("_L", "_R")))
+    if wide.empty:
         return pd.DataFrame(columns=["kind", "group", "pairs", "agreement %"])
-    wide = wide.dropna(subset=["L", "R"]).reset_index()
     group_of = {(s.kind, s.site): s.group for s in sites.HAND_SITES}
     wide["group"] = [group_of.get(k) for k in zip(wide["kind"], wide["site"])]
-    wide["agree"] = wide["L"].astype(bool) == wide["R"].astype(bool)
+    wide["agree"] = wide["non_intact_L"] == wide["non_intact_R"]
     out = wide.groupby(["kind", "group"])["agree"].agg(pairs="size", agree="mean").reset_index()
     out["agreement %"] = 100 * out.pop("agree")
     return out
@@ -80,16 +105,33 @@ def hand_scores(scores: pd.DataFrame) -> pd.DataFrame:
     return per.reset_index()
 
 
-def summarise_scores(values: pd.Series) -> dict:
-    """Mean, SD, median and range of a score series (for captions)."""
-    arr = np.asarray(values, dtype=float)
-    return {"mean": arr.mean(), "sd": arr.std(ddof=1) if arr.size > 1 else np.nan,
-            "median": np.median(arr), "min": arr.min(), "max": arr.max()}
-
-
 def view_examples(images: pd.DataFrame, per_view: int = 1, seed: int = 0) -> pd.DataFrame:
     """Up to ``per_view`` images of each view, drawn reproducibly, views in schema order."""
-    from ra_lib.cohort.schema import VIEWS
-
     picked = [images[images["view"] == view].sample(frac=1.0, random_state=seed).head(per_view) for view in VIEWS]
     return pd.concat(picked, ignore_index=True)
+
+
+def headline(cohort) -> dict[str, float | None]:
+    """Counts of the cohort, ``readers`` (distinct reader ids, None without readers), ``hand_pairs``
+    (:func:`hand_pairs`) and the share of non-intact joints per kind (None without scores)."""
+    counts = overview(cohort)["count"]
+    share = {kind: (cohort.scores.loc[cohort.scores["kind"] == kind, "grade"] >= 1).mean()
+             if (cohort.scores["kind"] == kind).any() else None for kind in sites.KINDS}
+    return checked_headline(HEADLINE_NAMES, {
+        "images": counts["images"], "patients": counts["patients"], "hands": counts["hands"],
+        "scored_sites": counts["scored sites"], "landmarks": counts["landmarks"],
+        "reader_gradings": counts["reader gradings"],
+        "readers": cohort.readers["reader_id"].nunique() if len(cohort.readers) else None,
+        "hand_pairs": len(hand_pairs(cohort)),
+        "non_intact_share/erosion": share[sites.EROSION], "non_intact_share/jsn": share[sites.JSN]})
+
+
+def description(cohort) -> str:
+    """One paragraph (Markdown) naming the cohort the page ran on: its name, layout, whether it is synthetic."""
+    manifest = cohort.manifest
+    kind = ("a **synthetic** cohort generated by `ra_lib.synthetic` (phantom radiographs with known joint "
+            "centres and grades)" if manifest.synthetic else "a cohort of real radiographs")
+    text = f"This page ran on cohort **{manifest.cohort}** (`{manifest.format}` layout), {kind}."
+    if manifest.description:
+        text += f" {manifest.description.strip().rstrip('.')}."
+    return text

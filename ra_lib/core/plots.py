@@ -1,11 +1,15 @@
-"""Shared figure helpers: radiographs with joints drawn, galleries."""
+"""Shared figure helpers: radiographs with joints drawn, galleries, and :func:`show` (save + display with alt text)."""
 from __future__ import annotations
+
+import io
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ra_lib.cohort import sites
+from ra_lib.core.artifacts import atomic_path, save_figure
 
 #: One colour per paper-001 erosion group (landmarks of JSN-only sites use their JSN group colour).
 GROUP_COLOURS = {"PIP-IP": "#e76f51", "PIP": "#e76f51", "MCP": "#f4a261", "CMC-M": "#2a9d8f",
@@ -51,3 +55,26 @@ def image_grid(n: int, ncols: int = 4, size: float = 2.6):
     for ax in axes.flat[n:]:
         ax.set_axis_off()
     return fig, axes.flat[:n]
+
+
+def show(fig, alt: str, path: str | Path | None = None, dpi: int = 120) -> None:
+    """Display a figure in the notebook as a PNG whose image carries ``alt`` as its alt text, then close it.
+
+    With ``path`` the figure is first saved there (atomically; PNG bytes identical to the shown ones,
+    SVG when the suffix says so). Works with any matplotlib backend: the image is an IPython
+    ``Image`` output whose metadata holds the alt text (the book's renderer copies it to ``<img alt>``).
+    """
+    from IPython.display import Image, display
+
+    if not alt or not alt.strip():
+        raise ValueError("a figure needs alt text: one sentence saying what it shows")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    png = buffer.getvalue()
+    if path is not None and Path(path).suffix.lower() == ".png":
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(png)
+    elif path is not None:
+        save_figure(fig, path, dpi=dpi)
+    plt.close(fig)
+    display(Image(data=png, format="png", alt=alt.strip()))

@@ -17,10 +17,7 @@ log; stages that finished stay cached. ``<build>/build_info.json`` records the r
 from __future__ import annotations
 
 import argparse
-import ast
-import datetime
 import hashlib
-import json
 import logging
 import os
 import re
@@ -36,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from ra_lib.core import build_record
+from ra_lib.core.stage_cache import KEY_FILE, hash_files, library_fingerprint, notebook_defaults, stage_key
 from ra_lib.core.contracts import STAGES
 
 LIBRARY_DIR = Path(__file__).resolve().parents[1]
@@ -48,7 +46,6 @@ KERNEL_DISPLAY_NAME = "Python (ra-book)"
 KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 #: CurveZMQ keys for the kernel's sockets: encrypted, so the kernel does not warn about plain TCP.
 KERNEL_MANAGER_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
-KEY_FILE = ".stage_key"
 #: Book files copied next to the executed notebooks for rendering.
 RENDER_FILES = ("_config.yml", "_toc.yml", "references.bib")
 #: A tqdm bar line ends in its timing bracket: "[00:01<00:02, 2.9it/s]" or "[00:01, 2.9it/s]".
@@ -76,116 +73,6 @@ def discover_stages() -> list[str]:
     return list(STAGES)
 
 
-# -- cache keys -------------------------------------------------------------------------------------
-
-def _hash_files(paths, hasher, root: Path | None = None) -> None:
-    for path in sorted(paths):
-        hasher.update(str(path.relative_to(root) if root else path.name).encode())
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                hasher.update(chunk)
-
-
-def _code_cells(notebook: Path) -> list[str]:
-    """The Python source of a notebook's code cells, IPython magics and shell lines dropped."""
-    import jupytext
-
-    cells = [cell.source for cell in jupytext.read(notebook).cells if cell.cell_type == "code"]
-    return ["\n".join(ln for ln in cell.splitlines() if not ln.lstrip().startswith(("%", "!"))) for cell in cells]
-
-
-def _module_file(name: str) -> Path | None:
-    """The source file of an ra_lib module or package (its ``__init__.py``); None for anything else."""
-    parts = name.split(".")
-    if parts[0] != LIBRARY_DIR.name:
-        return None
-    base = LIBRARY_DIR.parent.joinpath(*parts)
-    for candidate in (base / "__init__.py", base.with_suffix(".py")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
-    """Every dotted name an ``import`` / ``from ... import`` anywhere in ``tree`` may load."""
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                package = module.split(".")[: len(module.split(".")) - node.level + is_package]
-                base = ".".join(package + ([node.module] if node.module else []))
-            else:
-                base = node.module
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
-
-
-def library_modules(notebook: Path) -> list[Path]:
-    """The ra_lib files a notebook's code cells import, directly or through other ra_lib modules.
-
-    A static walk of ``import`` statements (packages count with their ``__init__.py``); when a cell
-    does not parse, every ra_lib file counts.
-    """
-    try:
-        pending = [(ast.parse(source), "__main__", False) for source in _code_cells(notebook)]
-    except SyntaxError:
-        return sorted(LIBRARY_DIR.rglob("*.py"))
-    found: dict[str, Path] = {}
-    while pending:
-        tree, module, is_package = pending.pop()
-        for name in _imported_names(tree, module, is_package):
-            parts = name.split(".")
-            for depth in range(1, len(parts) + 1):
-                prefix = ".".join(parts[:depth])
-                path = found.get(prefix) or _module_file(prefix)
-                if path is None:
-                    break
-                if prefix not in found:
-                    found[prefix] = path
-                    pending.append((ast.parse(path.read_bytes()), prefix, path.name == "__init__.py"))
-    return sorted(set(found.values()))
-
-
-def library_fingerprint(stage: str) -> str:
-    """Hash of the ra_lib source a stage's notebook imports: other library edits keep it cached."""
-    hasher = hashlib.sha256()
-    _hash_files(library_modules(BOOK_DIR / f"{stage}.py"), hasher, root=LIBRARY_DIR.parent)
-    return hasher.hexdigest()
-
-
-def stage_key(stage: str, parameters: dict, cohort_fingerprint: str, upstream_dirs: list[Path],
-              library: str) -> str:
-    """Cache key of one stage run."""
-    hasher = hashlib.sha256()
-    hasher.update((BOOK_DIR / f"{stage}.py").read_bytes())
-    hasher.update(json.dumps(parameters, sort_keys=True, default=str).encode())
-    hasher.update(cohort_fingerprint.encode())
-    hasher.update(library.encode())
-    for directory in upstream_dirs:
-        files = [p for p in directory.rglob("*") if p.is_file() and p.name != KEY_FILE] if directory.exists() else []
-        _hash_files(files, hasher)
-    return hasher.hexdigest()
-
-
-def notebook_defaults(stage: str) -> dict:
-    """The literal values of a stage notebook's ``parameters`` cell."""
-    import jupytext
-
-    defaults = {}
-    for cell in jupytext.read(BOOK_DIR / f"{stage}.py").cells:
-        if "parameters" in cell.metadata.get("tags", []):
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    try:
-                        defaults[node.targets[0].id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        pass
-    return defaults
-
-
 def prepare_cohort(manifest_path: Path) -> str:
     """Generate the synthetic cohort a manifest asks for (if missing); return a cohort fingerprint."""
     from ra_lib.cohort.manifest import load_manifest
@@ -198,7 +85,7 @@ def prepare_cohort(manifest_path: Path) -> str:
         generate_cohort(data_root, workers=os.cpu_count() or 1, **manifest.synthetic)
     hasher = hashlib.sha256(manifest_path.read_bytes())
     tables = [p for p in data_root.glob("*") if p.is_file() and p.suffix in {".csv", ".json", ".yaml"}]
-    _hash_files([p for p in tables if not p.name.startswith(".")], hasher)
+    hash_files([p for p in tables if not p.name.startswith(".")], hasher)
     return hasher.hexdigest()
 
 
@@ -341,8 +228,6 @@ def _sample_peak_rss(interval: float = 0.25):
 def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir: str = "_build",
         params: dict | None = None, force: bool = False, render_html: bool = True) -> list[StageResult]:
     """Run stages in order (all by default), then render. Returns one result per stage."""
-    from tqdm import tqdm
-
     build = (REPO_ROOT / build_dir).resolve()
     all_stages = discover_stages()
     wanted = stages or all_stages
@@ -350,23 +235,36 @@ def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir:
     if unknown:
         raise SystemExit(f"unknown stage(s) {unknown}; stages are {all_stages}")
     out, err = _terminal(sys.stdout), _terminal(sys.stderr)
-    manifest_path = (REPO_ROOT / manifest).resolve()
+    try:
+        results = _run_stages(profile, REPO_ROOT / manifest, wanted, build, params or {}, force, out, err)
+        if render_html:
+            render(build_dir, out=out)
+    finally:
+        for stream in (out, err):
+            if stream not in (sys.stdout, sys.stderr):
+                stream.close()
+    return results
+
+
+def _run_stages(profile: str, manifest_path: Path, wanted: list[str], build: Path, params: dict, force: bool,
+                out, err) -> list[StageResult]:
+    from tqdm import tqdm
+
+    all_stages = discover_stages()
     logs, artifacts = build / "logs", build / "artifacts"
     with _output_to(logs / "cohort.log"):
         install_kernel()
-        cohort_fingerprint = prepare_cohort(manifest_path)
+        cohort_fingerprint = prepare_cohort(manifest_path.resolve())
     results: list[StageResult] = []
-    used: dict[str, dict] = {}
     for stage in tqdm(wanted, desc="stages", unit="stage", file=err, leave=False):
         parameters = {"manifest": _repo_relative(manifest_path), "profile": profile,
-                      "artifacts": _repo_relative(artifacts)}
-        parameters.update(_stage_params(params or {}, stage))
-        used[stage] = {**notebook_defaults(stage), **parameters}
+                      "artifacts": _repo_relative(artifacts), **_stage_params(params, stage)}
+        notebook = BOOK_DIR / f"{stage}.py"
         upstream = [artifacts / s for s in all_stages if s < stage]
-        key = stage_key(stage, parameters, cohort_fingerprint, upstream, library_fingerprint(stage))
+        key = stage_key(notebook, parameters, cohort_fingerprint, upstream, library_fingerprint(notebook, LIBRARY_DIR))
         key_file = artifacts / stage / KEY_FILE
-        executed = build / "executed" / f"{stage}.ipynb"
-        if not force and executed.exists() and key_file.exists() and key_file.read_text() == key:
+        if not force and (build / "executed" / f"{stage}.ipynb").exists() and key_file.exists() \
+                and key_file.read_text() == key:
             tqdm.write(f"  {stage}: unchanged, cached", file=out)
             results.append(StageResult(stage, "cached", 0.0, 0.0))
             continue
@@ -383,13 +281,12 @@ def run(profile: str, manifest: str, stages: list[str] | None = None, build_dir:
         (artifacts / stage).mkdir(parents=True, exist_ok=True)
         key_file.write_text(key)
         results.append(StageResult(stage, "ran", time.perf_counter() - start, peak["mib"]))
-        build_record.write_stage_run(build / "executed" / f"{stage}.run.json", asdict(results[-1]))
+        build_record.write_stage_run(build / "executed" / f"{stage}.run.json", asdict(results[-1]),
+                                     {**notebook_defaults(notebook), **parameters})
         tqdm.write(f"  {stage}: ran in {results[-1].seconds:.1f} s", file=out)
     with _output_to(logs / "build_info.log"):
-        build_record.write_build_info(build, manifest_path, profile, used, all_stages, _repo_relative)
+        build_record.write_build_info(build, all_stages)
     print_summary(results, out)
-    if render_html:
-        render(build_dir, out=out)
     return results
 
 
@@ -439,7 +336,7 @@ def render(build_dir: str = "_build", strict: bool = True, out=None) -> Path:
     out = out or sys.stdout
     build = (REPO_ROOT / build_dir).resolve()
     hasher = hashlib.sha256()
-    _hash_files(_render_inputs(build), hasher)
+    hash_files(_render_inputs(build), hasher)
     render_key = hasher.hexdigest()
     html, log = build / "html", build / "logs" / "render.log"
     key_file = html / KEY_FILE

@@ -118,6 +118,7 @@ def contralateral_pairs(joints: pd.DataFrame) -> int:
 def group_summary(joints: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Per joint group of ``kind``: usable joints, non-intact joints and their share (prevalence)."""
     table = joints.groupby("group", sort=False)["label"].agg(joints="size", non_intact="sum").reset_index()
+    table["non_intact"] = table["non_intact"].astype(int)
     return table.assign(kind=kind, prevalence=table["non_intact"] / table["joints"])[
         ["kind", "group", "joints", "non_intact", "prevalence"]]
 

@@ -71,7 +71,8 @@ class ClassificationResult:
                   if method in PAIRING_WORDS and row.hand_pairs]
         notes = [f"Left/right hand pairs: {', '.join(formed) or 'none'}; "
                  f"{pairing.loc['unpaired', 'hands']} hand(s) without a contralateral hand. "
-                 f"{self.contralateral_pairs} joint(s) have their contralateral twin."]
+                 f"{self.contralateral_pairs} joint(s) of a left hand have their twin on the right hand "
+                 "(MIMO local samples with both inputs)."]
         if not self.has_readers:
             notes.append("The cohort has no readers: Table 4 and Fig. 6 show the models only.")
         skipped = self.cv.skipped

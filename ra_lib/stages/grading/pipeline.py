@@ -20,6 +20,9 @@ from ra_lib.stages.grading.data import GradingData, prepare_data
 from ra_lib.stages.grading.regression import PERCENT, CdfResult, grade_target, run_cdf
 from ra_lib.stages.grading.settings import CDF, CDF_GRADES, MAJORITY, METHODS, ONE_OUTPUT, GradingSettings
 
+#: ``<criterion>/<method>/<kind>`` of the classifiers and the majority baseline; ``{mse,mae}_pct/<method>``
+#: and ``crps/<method>/erosion`` of the eroded-surface regressions; ``{crps,rmse}/cdf_grades/<kind>`` of the
+#: grade CDF heads. Every value is of the test split.
 HEADLINE_NAMES = (
     *(f"{criterion}/{method}/{kind}" for criterion in evaluate.GRADING_CRITERIA
       for method in (*METHODS, MAJORITY) for kind in KINDS),
@@ -27,6 +30,12 @@ HEADLINE_NAMES = (
     *(f"crps/{method}/{EROSION}" for method in (CDF, ONE_OUTPUT)),
     *(f"{name}/{CDF_GRADES}/{kind}" for name in ("crps", "rmse") for kind in KINDS),
 )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty ``frames`` stacked (an empty table when there are none)."""
+    frames = [frame for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 @dataclass
@@ -55,24 +64,19 @@ class GradingResult:
 
     def grade_cdf_table(self) -> pd.DataFrame:
         """Test-split metrics of the grade CDF heads, one row per kind."""
-        tables = [evaluate.cdf_metrics(result) for result in self.grade_cdf.values()]
-        return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+        return _concat([evaluate.cdf_metrics(result) for result in self.grade_cdf.values()])
 
     def grade_cdf_predictions(self) -> pd.DataFrame | None:
         """``grade_cdf_predictions.csv``: both kinds' grade distributions (``None`` when not fitted)."""
-        if not self.grade_cdf:
-            return None
-        return pd.concat([result.predictions for result in self.grade_cdf.values()], ignore_index=True)
+        return _concat([result.predictions for result in self.grade_cdf.values()]) if self.grade_cdf else None
 
     def histories(self) -> pd.DataFrame:
         """Loss per epoch of every network (column ``kind`` and ``method``)."""
-        frames = [self.remedies.histories, *(r.histories for r in self._cdf_results())]
-        return pd.concat([f for f in frames if len(f)], ignore_index=True)
+        return _concat([self.remedies.histories, *(r.histories for r in self._cdf_results())])
 
     def timings(self) -> pd.DataFrame:
         """Training time and samples of every network."""
-        frames = [self.remedies.timings, *(r.timings for r in self._cdf_results())]
-        return pd.concat([f for f in frames if len(f)], ignore_index=True)
+        return _concat([self.remedies.timings, *(r.timings for r in self._cdf_results())])
 
     def _cdf_results(self) -> list[CdfResult]:
         return ([self.regression] if self.regression is not None else []) + list(self.grade_cdf.values())

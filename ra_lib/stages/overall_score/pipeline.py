@@ -34,9 +34,8 @@ STAGE = contracts.OVERALL_SCORE
 #: Stage 4's grading method whose summed grades are the headline's ``joint_sum``: paper 002's grader as it
 #: is (``plain`` in stage 4's ``grade_predictions.csv``, docs/ARTIFACTS.md); the page shows every method.
 JOINT_SUM_METHOD = "plain"
-#: Headline name of each row of the test table (``variant`` column).
-HEADLINE_VARIANTS = {"IRB": "IRB", "DSC": "DSC", "B": "B", "tv_mobilenet_v2": "tv_mobilenet_v2",
-                     "tv_resnet50": "tv_resnet50", MEAN_BASELINE: "mean_baseline",
+#: Headline name of each row of the test table (``variant`` column, as in ``predictions.csv``).
+HEADLINE_VARIANTS = {**{v: v for v in ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", MEAN_BASELINE)},
                      evaluate.joint_sum_variant(JOINT_SUM_METHOD): "joint_sum"}
 #: Headline name of each column of the test table.
 HEADLINE_METRICS = {"mae": "mae", "rmse": "rmse", "pearson_r": "pearson_r", "p_t_test": "t_test_p"}
@@ -120,16 +119,18 @@ class OverallScoreResult:
                 f"{settings.epochs} epochs, against the paper's {paper['n_train']:,} training images at 1024 px."
                 + ("" if profile == "paper" else " The `paper` profile (1024 px, a GPU run) is the test of the "
                    "method; this profile shows that the pipeline runs end to end."))
+        interval = (f" (95 % paired patient-bootstrap interval {versus.lower:.2f} to {versus.upper:.2f})"
+                    if self.enough_test_patients else "")
         return (f"Test split: ResNet-Dwise50 (IRB) MAE {versus.estimate_a:.2f} against the mean-score baseline's "
-                f"{versus.estimate_b:.2f}, difference {versus.diff:.2f} (95 % paired patient-bootstrap interval "
-                f"{versus.lower:.2f} to {versus.upper:.2f}). {verdict} For scale, the paper reports MAE "
-                f"{paper['mae']:.2f} and RMSE {paper['rmse']:.2f} on 0-280 scores of {paper['n_patients']:,} patients' "
-                "bilateral radiographs at 1024 px (different data).")
+                f"{versus.estimate_b:.2f}, difference {versus.diff:.2f}{interval}. {verdict} For scale, the paper "
+                f"reports MAE {paper['mae']:.2f} and RMSE {paper['rmse']:.2f} on 0-280 scores of "
+                f"{paper['n_patients']:,} patients' bilateral radiographs at 1024 px (different data).")
 
     def model_table(self) -> pd.DataFrame:
         """The test table with the book's model names (the page's headline table)."""
         table = self.test_table
-        return table.assign(model=table["variant"].map(VARIANT_LABELS).fillna(table["variant"]))[
+        labels = {**VARIANT_LABELS, MEAN_BASELINE: "training mean (baseline)"}
+        return table.assign(model=table["variant"].map(labels).fillna(table["variant"]))[
             ["model", "n", "mae", "rmse", "pearson_r", "p_t_test", "parameters", "gmacs_input", "train_seconds"]]
 
     def write_tables(self, folder) -> None:

@@ -17,8 +17,8 @@ from ra_lib.stages.overall_score.models import FAMILY_BLOCKS, build_model, count
 from ra_lib.stages.overall_score.settings import EVAL_BATCH_SIZE, OverallScoreSettings
 from ra_lib.stages.overall_score.targets import SPLITS
 
-#: The trivial model's name in ``predictions.csv``: the training split's mean score everywhere.
-MEAN_BASELINE = "mean baseline"
+#: The trivial model's name in ``predictions.csv`` (and the headline): the training split's mean score everywhere.
+MEAN_BASELINE = "mean_baseline"
 PREDICTION_COLUMNS = ("patient", "variant", "score_true", "score_pred", "split")
 
 

@@ -28,15 +28,14 @@ from ra_lib.stages.selection.settings import PAPER_TEST_IMAGES, SelectionSetting
 BINARY_COLUMNS = ["model 1 (one hand)", "model 2 (both hands)"]
 
 
-def not_trained(result) -> Markdown:
-    """The note shown in place of a model's table or figure when nothing was trained."""
-    return Markdown(f"*Not trained: {result.skipped}.*")
+#: Shown in place of a model's table or figure when nothing was trained (:func:`split_summary` says why).
+NOT_TRAINED = "*No model was trained on this cohort (see the split above).*"
 
 
 def _needs_models(function: Callable) -> Callable:
     @functools.wraps(function)
     def wrapper(result, *args, **kwargs):
-        return not_trained(result) if result.skipped else function(result, *args, **kwargs)
+        return Markdown(NOT_TRAINED) if result.skipped else function(result, *args, **kwargs)
     return wrapper
 
 
@@ -62,9 +61,11 @@ def augmentation_table(settings: SelectionSettings) -> pd.DataFrame:
 def split_summary(result) -> Markdown:
     """How the cohort's folds were split, and why nothing was trained if so."""
     images = result.images
-    parts = [f"{(images['split'] == split).sum()} {label} images (folds "
-             f"{', '.join(map(str, sorted(images.loc[images['split'] == split, 'fold'].unique())))})"
-             for split, label in (("train", "training"), ("val", "validation"), ("test", "test"))]
+    parts = []
+    for split, label in (("train", "training"), ("val", "validation"), ("test", "test")):
+        folds = sorted(images.loc[images["split"] == split, "fold"].unique())
+        parts.append(f"{(images['split'] == split).sum()} {label} images (fold{'s' if len(folds) > 1 else ''} "
+                     f"{', '.join(map(str, folds))})")
     text = f"{len(images)} images: " + ", ".join(parts) + "."
     if result.skipped:
         text += f"\n\n**Nothing is trained on this cohort**: {result.skipped}. Every accuracy below is left out."

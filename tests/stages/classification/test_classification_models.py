@@ -108,3 +108,14 @@ def test_vgg16_loads_the_features_of_a_torchvision_state_dict(tmp_path):
     torch.save(state, tmp_path / "vgg16.pth")
     loaded = VGG16Features(tmp_path / "vgg16.pth")
     assert torch.equal(loaded.features[0][0].weight, source.features[0][0].weight)
+
+
+def test_input_table_lists_every_group_with_crops_per_model():
+    from ra_lib.cohort.sites import GROUPS
+    from ra_lib.stages.classification.models import input_table
+
+    table = input_table().set_index(["kind", "group"])
+    assert len(table) == sum(len(g) for g in GROUPS.values())
+    row = table.loc[("erosion", "MCP")]
+    assert (row["sites"], row["SISO"], row["MIMO local"], row["MIMO one-hand"], row["MIMO both-hands"]) == (5, 1, 2, 5,
+                                                                                                            10)

@@ -1,7 +1,6 @@
 """ra_lib.stages.comparisons.table4: paper 001 Table 4 with intervals, cross-checked with scikit-learn / statsmodels."""
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm

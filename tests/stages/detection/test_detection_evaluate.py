@@ -69,7 +69,7 @@ def test_missing_phalanx_falls_back_to_the_cohort_median():
 def test_flagging_low_likelihood_and_missing():
     det = pd.DataFrame({"x": [1.0, np.nan, 1.0, 1.0], "y": [1.0, 1.0, 1.0, 1.0],
                         "likelihood": [0.9, 0.9, 0.59, np.nan]})
-    assert evaluate.flagshifted_detections(det, 0.6).tolist() == [False, True, True, True]
+    assert evaluate.flag_detections(det, 0.6).tolist() == [False, True, True, True]
 
 
 def test_box_iou():

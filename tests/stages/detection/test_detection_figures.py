@@ -47,10 +47,10 @@ def test_examples_are_the_least_and_most_damaged_hands():
 
 def test_figures_draw_every_detector_and_example():
     truth = pd.concat([truth_hand("a:R"), truth_hand("b:R")])
-    detections = pd.concat([shifted_detections(truth, {"pip2": (30.0, 0.0)}, d) for d in ("dlc", "frcnn")])
+    detections = pd.concat([shifted_detections(truth, {lm: (1.0, 1.0) for lm in truth.landmark}, d) for d in ("dlc", "frcnn")])
     ev = evaluate.evaluate_detections(detections, truth, pd.concat([site_scores("a:R"), site_scores("b:R")]))
     fig = figures.plot_examples(_cohort(), ev, ["a:R", "b:R"])
-    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "dlc: mild damage (SvdH 6)"
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "dlc: mild damage (SvdH 0)"
     assert len(fig.axes[0].patches) == 22  # one box per landmark
     fig = figures.plot_distance_errors(ev)
     assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"

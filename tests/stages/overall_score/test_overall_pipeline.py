@@ -42,7 +42,7 @@ def test_run_without_readers_or_stage_4(tmp_path):
     assert written["headline"]["mae/B"] is None and written["main_variant"] == "IRB"
     predictions = store.read_table(".", "predictions.csv", tmp_path)
     assert list(predictions.columns) == ["hand_id", "patient", "variant", "score_true", "score_pred", "split"]
-    assert set(predictions["variant"]) == {"mean baseline", "IRB", "DSC"}
+    assert set(predictions["variant"]) == {"mean_baseline", "IRB", "DSC"}
     assert (tmp_path / "test_metrics.csv").exists() and (tmp_path / "complexity_full_size.csv").exists()
 
 
