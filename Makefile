@@ -9,23 +9,24 @@ MANIFEST ?= data_manifests/synthetic_$(PROFILE).yaml
 # competing with the runner and the renderer on a 2-core machine.
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: book test unit smoke bench venv clean
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=24"
-	$(PY) -m pip install --quiet -e ".[test]"
-	$(PY) -m ipykernel install --sys-prefix --name ra-book --display-name "Python (ra-book)" >/dev/null
-	touch $(STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing the pinned packages into $(VENV) (once)"
+	@$(PY) -m pip install --quiet --upgrade "pip>=24"
+	@$(PY) -m pip install --quiet -e ".[test]"
+	@$(PY) -m ra_lib kernel >/dev/null
+	@touch $(STAMP)
 
 venv: $(STAMP)
 
 ## Build the book: generate the cohort, run every stage with papermill, render HTML to _build/html.
+## Prints the stage bar, one line per stage and a summary; the details are in _build/logs/.
 book: $(STAMP)
-	$(PY) -m ra_lib run --profile $(PROFILE) --manifest $(MANIFEST)
+	@$(PY) -m ra_lib run --profile $(PROFILE) --manifest $(MANIFEST)
 
 ## Unit tests, then every notebook through papermill on the smoke profile, then the rendered pages in Chromium.
 test: $(STAMP)

@@ -23,9 +23,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ra_lib.stages.classification import pipeline as clf
-from ra_lib.core.profiles import resolve
 from ra_lib.cohort.sites import HAND_SITES
+from ra_lib.core.profiles import resolve
+from ra_lib.stages.classification import PROFILES
+from ra_lib.stages.classification.evaluate import evaluation_table
+from ra_lib.stages.classification.samples import hand_pairs
+from ra_lib.stages.classification.train import run_cv
 
 
 def stand_in_store(n_patients: int, images_per_patient: int = 2, size: int = 64, seed: int = 0):
@@ -73,21 +76,21 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.store:
+        from ra_lib.cohort import load_cohort
         from ra_lib.stages.detection.crops import load_crop_store
-        from ra_lib.cohort.manifest import load_cohort
 
         store, cohort = load_crop_store(args.store), load_cohort(args.manifest)
         images, index, folds = store.images, store.index, cohort.folds
-        visits = clf.visits_from_images(cohort.images)
+        pairs = hand_pairs(index, cohort.images)
     else:
         images, index, folds = stand_in_store(args.patients, seed=args.seed)
-        visits = None
-    cfg = resolve(clf.PROFILES, args.profile)
+        pairs = None
+    settings = resolve(PROFILES, args.profile)
     start, cpu_start = time.perf_counter(), time.process_time()
-    result = clf.run_cv(images, index, folds, cfg, seed=args.seed, visits=visits, progress=False)
+    result = run_cv(images, index, folds, settings, seed=args.seed, pairs=pairs, progress=False)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     table = throughput(result.runs)
-    evaluation = clf.evaluation_table(result.oof)
+    evaluation = evaluation_table(result.oof)
     overall = evaluation[evaluation["region"] == "all"][["kind", "model", "average_precision", "prevalence",
                                                          "f_measure"]]
     print(f"profile {args.profile}, {args.threads} threads, {len(index)} index rows, "

@@ -51,7 +51,7 @@ cohort = load_cohort(manifest)
 out = store.stage_dir(comparisons.STAGE, artifacts)
 pd.set_option("display.precision", 3)
 result = comparisons.run(settings, artifacts_root=artifacts, cohort=cohort, seed=seed)
-result.write_tables(out)
+_ = result.write_tables(out)
 
 # %% [markdown]
 # ## How the uncertainty is computed
@@ -230,4 +230,4 @@ _ = store.write_metrics(out, result.headline(), profile=profile, seed=seed, sett
 # and how many of this page's recomputations disagree with the upstream stage's headline.
 
 # %%
-pd.Series(result.headline(), name="value").to_frame()
+pd.Series(result.headline(), name="value", dtype="Int64").to_frame()

@@ -1,4 +1,5 @@
-"""Image geometry, one implementation each: resize, pad to a square, mirror, crop around a point, affine warp.
+"""Image geometry, one implementation each: resize, pad to a square, mirror, quarter turns, crop around a point,
+affine warp.
 
 Images are float32 arrays (or tensors) with the last two axes ``(height, width)``. Every stage
 resizes, crops and warps through these functions so that a hand looks the same to every model.
@@ -44,6 +45,13 @@ def pad_to_square(image: torch.Tensor) -> torch.Tensor:
 def mirror(image):
     """Flip left-right (a left hand shown as a right hand); works on arrays and tensors."""
     return image.flip(-1) if torch.is_tensor(image) else np.ascontiguousarray(image[..., ::-1])
+
+
+def rotate90(image, quarter_turns: int):
+    """Turn counter-clockwise by ``quarter_turns`` x 90 degrees, exactly (no resampling); arrays and tensors."""
+    if torch.is_tensor(image):
+        return torch.rot90(image, quarter_turns, dims=(-2, -1))
+    return np.ascontiguousarray(np.rot90(image, quarter_turns, axes=(-2, -1)))
 
 
 def crop_square(image: np.ndarray, x: float, y: float, side_px: float, size: int, mirror_crop: bool = False) -> np.ndarray:

@@ -25,7 +25,7 @@ import pandas as pd
 import pydicom
 import pytest
 
-from ra_lib.cohort.manifest import check, load_cohort, load_manifest
+from ra_lib.cohort import check, load_cohort, load_manifest
 from ra_lib.synthetic import export_dicom_folder, export_ra2, generate_cohort
 from ra_lib.synthetic.__main__ import main as synthetic_main
 

@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from ra_lib.cohort.folds import fold_conflicts, patient_folds, rotation, validate_folds
+from ra_lib.cohort.folds import patient_folds, rotation
 
 
 def test_folds_are_deterministic_and_independent_of_input_order():
@@ -42,10 +42,3 @@ def test_rotation_rejects_unknown_test_fold_and_too_few_folds():
     with pytest.raises(ValueError, match="at least 3"):
         rotation([0, 1], 0)
 
-
-def test_patient_in_two_folds_is_detected():
-    folds = pd.DataFrame({"patient": ["a", "b", "a", "c"], "fold": [0, 1, 2, 1]})
-    assert fold_conflicts(folds) == {"a": [0, 2]}
-    with pytest.raises(ValueError, match="a in folds \\[0, 2\\]"):
-        validate_folds(folds)
-    validate_folds(patient_folds(["a", "b", "c"], 3, seed=0))

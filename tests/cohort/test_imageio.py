@@ -9,7 +9,7 @@ from pydicom.uid import (JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1, JP
 from fixtures.builders import (BIRTH_DATE, PATIENT_NAME, hand_array, lossless_jpeg, write_dicom, write_jpeg,
                                write_png)
 from ra_lib.core.errors import ImageReadError
-from ra_lib.cohort.imageio import file_format, image_header, read_dicom_header, read_image
+from ra_lib.cohort.imageio import file_format, image_header, read_image
 
 
 @pytest.fixture
@@ -171,10 +171,10 @@ def test_jpeg_with_bytes_after_its_end_marker_is_accepted(tmp_path):
 def test_dicom_header_fields_without_names(tmp_path):
     path = tmp_path / "h.dcm"
     uid = write_dicom(path, hand_array(), patient_id="X42", laterality="R", body_part="HAND")
-    header = read_dicom_header(path)
+    header = image_header(path)
     assert header["patient_id"] == "X42" and header["image_laterality"] == "R"
     assert header["sop_instance_uid"] == uid and header["study_date"] == "20200102"
-    assert (header["rows"], header["columns"]) == (64, 64) and header["view_position"] == "PA"
+    assert (header["height"], header["width"]) == (64, 64) and header["view_position"] == "PA"
     assert PATIENT_NAME not in map(str, header.values()) and BIRTH_DATE not in map(str, header.values())
     assert image_header(path)["width"] == 64
 

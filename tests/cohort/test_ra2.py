@@ -6,7 +6,8 @@ import yaml
 from fixtures.builders import grades_for, make_ra2_cohort, write_manifest
 from ra_lib.cohort.adapters.ra2 import site_columns
 from ra_lib.core.errors import ManifestError
-from ra_lib.cohort.manifest import check, load_cohort, main
+from ra_lib.cohort import check, load_cohort
+from ra_lib.cohort.cli import main
 from ra_lib.cohort.sites import FOOT_SITES, HAND_SITES
 
 #: The right-hand and right-foot columns of the challenge's training.csv header, in its order.

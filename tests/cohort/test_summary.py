@@ -27,9 +27,47 @@ def test_non_intact_by_group_shares():
     assert round(table.loc[("jsn", "wrist"), "paper 001 %"], 1) == 68.0
 
 
-def test_left_right_agreement():
-    out = cohort_summary.left_right_agreement(_scores()).set_index(["kind", "group"])
-    assert out.loc[("erosion", "MCP"), "agreement %"] == 50.0
+def _cohort(images, hands, scores=None, readers=None):
+    return SimpleNamespace(images=pd.DataFrame(images), hands=pd.DataFrame(hands),
+                           scores=_scores() if scores is None else scores, landmarks=pd.DataFrame(),
+                           readers=pd.DataFrame(readers or [], columns=["reader_id", "hand_id"]))
+
+
+def test_left_right_agreement_on_both_hands_images():
+    cohort = _cohort({"image_id": ["a", "b"], "study_date": ["2020-01-01"] * 2, "patient": ["P1", "P1"]},
+                     {"hand_id": ["a:L", "a:R", "b:L", "b:R"], "image_id": ["a", "a", "b", "b"],
+                      "patient": ["P1"] * 4, "hand": ["L", "R", "L", "R"]})
+    pairs = cohort_summary.hand_pairs(cohort)  # one visit, two both-hands images: pairs within each image
+    assert pairs.values.tolist() == [["a:L", "a:R"], ["b:L", "b:R"]]
+    out = cohort_summary.left_right_agreement(cohort.scores, pairs).set_index(["kind", "group"])
+    assert out.loc[("erosion", "MCP"), "agreement %"] == 50.0 and out.loc[("erosion", "MCP"), "pairs"] == 10
+
+
+def test_one_hand_images_of_a_patient_without_dates_pair_up():
+    scores = _scores().replace({"hand_id": {"a:R": "b:R"}, "image_id": {}})
+    scores.loc[scores["hand_id"] == "b:R", "image_id"] = "b"
+    scores = scores[scores["hand_id"].isin(["a:L", "b:R"])]
+    cohort = _cohort({"image_id": ["a", "b"], "study_date": ["", ""], "patient": ["P1", "P1"]},
+                     {"hand_id": ["a:L", "b:R"], "image_id": ["a", "b"], "patient": ["P1", "P1"], "hand": ["L", "R"]},
+                     scores)
+    pairs = cohort_summary.hand_pairs(cohort)
+    assert pairs.values.tolist() == [["a:L", "b:R"]]
+    assert cohort_summary.left_right_agreement(cohort.scores, pairs)["agreement %"].eq(100).all()
+    empty = cohort_summary.left_right_agreement(cohort.scores, pairs.iloc[:0])
+    assert empty.empty and list(empty.columns) == ["kind", "group", "pairs", "agreement %"]
+
+
+def test_headline_counts_and_shares():
+    cohort = _cohort({"image_id": ["a", "b"], "study_date": ["", ""], "patient": ["P1", "P2"]},
+                     {"hand_id": ["a:L", "a:R", "b:L", "b:R"], "image_id": ["a", "a", "b", "b"],
+                      "patient": ["P1", "P1", "P2", "P2"], "hand": ["L", "R", "L", "R"]},
+                     readers=[("r1", "a:L"), ("r2", "a:L")])
+    values = cohort_summary.headline(cohort)
+    assert tuple(values) == cohort_summary.HEADLINE_NAMES
+    assert values["images"] == 2 and values["patients"] == 2 and values["hands"] == 4 and values["readers"] == 2
+    assert values["hand_pairs"] == 2 and values["non_intact_share/erosion"] == 0.25
+    no_readers = cohort_summary.headline(_cohort(cohort.images, cohort.hands, _scores().iloc[:0]))
+    assert no_readers["readers"] is None and no_readers["non_intact_share/jsn"] is None
 
 
 def test_hand_scores_sum():

@@ -1,4 +1,4 @@
-"""Figures of stage 3: PR curves with the readers as points (paper 001's Fig. 6) and joint outcomes on a hand (Fig. 7)."""
+"""Figures of stage 3: PR curves with the readers as points (paper 001's Fig. 6), joint outcomes on a hand (Fig. 7)."""
 from __future__ import annotations
 
 from typing import Callable

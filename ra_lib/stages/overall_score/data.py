@@ -75,10 +75,8 @@ class Augmentation:
         image = image * (1 + self.brightness * (2 * u[2] - 1))
         image = (image - image.mean()) * (1 + self.contrast * (2 * u[3] - 1)) + image.mean()
         image = image.clamp(0, 1)
-        quarter_turns = int(u[4] * 4) % 4 if self.rotate90 else 0
-        if quarter_turns:
-            turn = geometry.affine_matrices(quarter_turns * math.pi / 2)
-            image = geometry.warp(image[None].contiguous(), turn)[0]
+        if self.rotate90:
+            image = geometry.rotate90(image, int(u[4] * 4) % 4)
         return image.contiguous()
 
 

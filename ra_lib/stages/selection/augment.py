@@ -27,11 +27,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ra_lib.core import geometry
-from ra_lib.stages.selection.settings import PAPER_TRAIN_IMAGES, AugmentRanges
+from ra_lib.evaluation.published import SELECTION_TABLE2, SELECTION_TRAIN_IMAGES
+from ra_lib.stages.selection.settings import AugmentRanges
 
-#: Paper 000 Table 2: augmented training counts per model and class (of its 841 training images).
-PAPER_TABLE2 = {"model1": {"one_hand": 2343, "rest": 3140}, "model2": {"both_hands": 1144, "rest": 1572},
-                "three_class": {"one_hand": 2343, "both_hands": 1144, "other": 1572}}
 _WARP_CHUNK = 256  # copies warped at once
 
 
@@ -79,8 +77,8 @@ def augment(image: torch.Tensor, ranges: AugmentRanges, seed: int | Sequence[int
 
 def scaled_targets(task: str, n_train_images: int, scale: float) -> dict[str, int]:
     """Table 2 counts scaled to this cohort: ``count x n_train_images / 841 x scale``."""
-    factor = n_train_images / PAPER_TRAIN_IMAGES * scale
-    return {label: int(round(count * factor)) for label, count in PAPER_TABLE2[task].items()}
+    factor = n_train_images / SELECTION_TRAIN_IMAGES * scale
+    return {label: int(round(count * factor)) for label, count in SELECTION_TABLE2[task].items()}
 
 
 def augmentation_plan(labels: Sequence, targets: Mapping, seed: int) -> pd.DataFrame:
@@ -118,7 +116,7 @@ def augmented_counts(plans: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 def table2_comparison(table2: pd.DataFrame) -> pd.DataFrame:
     """This run's augmented counts (:func:`augmented_counts`) beside paper 000 Table 2."""
-    paper = pd.DataFrame([{"model": m, "class": c, "paper": n} for m, counts in PAPER_TABLE2.items()
+    paper = pd.DataFrame([{"model": m, "class": c, "paper": n} for m, counts in SELECTION_TABLE2.items()
                           for c, n in counts.items()])
     return paper[["model", "class"]].merge(table2, on=["model", "class"]).merge(paper, on=["model", "class"])
 

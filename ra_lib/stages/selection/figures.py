@@ -19,15 +19,13 @@ from matplotlib.ticker import MaxNLocator
 
 from ra_lib.core import plots
 from ra_lib.core.artifacts import save_figure
-from ra_lib.evaluation import published
+from ra_lib.evaluation.published import SELECTION_RESULTS
 from ra_lib.stages.selection.augment import table2_comparison
 from ra_lib.stages.selection.data import view_classes
 from ra_lib.stages.selection.evaluate import FUSION, TAGS, confusion_counts, misclassified, misclassified_rotated
-from ra_lib.stages.selection.settings import PAPER_TEST_IMAGES, SelectionSettings
+from ra_lib.stages.selection.settings import SelectionSettings
 
 BINARY_COLUMNS = ["model 1 (one hand)", "model 2 (both hands)"]
-
-
 #: Shown in place of a model's table or figure when nothing was trained (:func:`split_summary` says why).
 NOT_TRAINED = "*No model was trained on this cohort (see the split above).*"
 
@@ -93,21 +91,15 @@ def learning_curves(result, path: str | Path | None = None):
     return _finish(fig, path)
 
 
-def _published(id_: str) -> float:
-    table = published.headline().set_index("id")
-    return float(table.loc[id_, "value"])
-
-
 @_needs_models
 def headline_table(result) -> pd.DataFrame:
     """Test accuracy per model (three classes, ``correct`` of ``n``) and the binary accuracies of Model 1 and
     Model 2, beside paper 000 (Tables 3 and 4) and the majority class."""
     metrics, n = result.metrics, result.metrics["n"]
-    paper_accuracy = _published("000.three_class_accuracy")
-    rows = [{"model": "paper 000: two binary, fused", "accuracy": paper_accuracy,
-             "correct": f"{round(paper_accuracy * PAPER_TEST_IMAGES)} / {PAPER_TEST_IMAGES}",
-             BINARY_COLUMNS[0]: _published("000.model1_accuracy"),
-             BINARY_COLUMNS[1]: _published("000.model2_accuracy")}]
+    paper_correct, paper_n = SELECTION_RESULTS["three_class_correct"], SELECTION_RESULTS["n_test"]
+    rows = [{"model": "paper 000: two binary, fused", "accuracy": paper_correct / paper_n,
+             "correct": f"{paper_correct} / {paper_n}", BINARY_COLUMNS[0]: SELECTION_RESULTS["model1_accuracy"],
+             BINARY_COLUMNS[1]: SELECTION_RESULTS["model2_accuracy"]}]
     for model, values in metrics["models"].items():
         rows.append({"model": model, "accuracy": values["accuracy"], "correct": f"{values['correct']} / {n}",
                      BINARY_COLUMNS[0]: values["model1_accuracy"], BINARY_COLUMNS[1]: values["model2_accuracy"]})

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Paper 000's cohort: 1,047 radiographs, 206 of them for testing, the other 841 for training.
-PAPER_IMAGES, PAPER_TEST_IMAGES = 1047, 206
-PAPER_TRAIN_IMAGES = PAPER_IMAGES - PAPER_TEST_IMAGES
+from ra_lib.evaluation.published import SELECTION_RESULTS, SELECTION_TRAIN_IMAGES
+
+#: Paper 000's split: 206 test images of 1,047 (the other 841 train).
+PAPER_TEST_FRACTION = SELECTION_RESULTS["n_test"] / (SELECTION_RESULTS["n_test"] + SELECTION_TRAIN_IMAGES)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SelectionSettings:
     dropout_conv: float = 0.25
     dropout_fc: float = 0.5
     threshold: float = 0.5
-    test_fraction: float = PAPER_TEST_IMAGES / PAPER_IMAGES
+    test_fraction: float = PAPER_TEST_FRACTION
     val_fraction: float = 0.2
     test_fold: int = 0
     augment: AugmentRanges = field(default_factory=AugmentRanges)

@@ -78,7 +78,8 @@ def test_joint_outcomes_and_showcase():
 
 def test_summaries_and_verdict():
     runs = pd.DataFrame({"kind": "erosion", "model": ["siso", "siso"], "fold": [0, 1], "status": "trained",
-                         "epochs_run": [2, 4], "best_epoch": [1, 3], "n_train_balanced": [10, 20], "seconds": [1.0, 2.0]})
+                         "epochs_run": [2, 4], "best_epoch": [1, 3], "n_train_balanced": [10, 20],
+                         "seconds": [1.0, 2.0]})
     summary = training_summary(runs).iloc[0]
     assert (summary["model"], summary["trainings"], summary["epochs_run"], summary["seconds"]) == ("SISO", 2, 3.0, 3.0)
     counts = pd.DataFrame({"kind": "jsn", "group": ["MCP", "PIP"], "model": "mimo_local", "samples": [3, 4],

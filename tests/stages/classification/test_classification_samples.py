@@ -50,7 +50,8 @@ def test_missing_contralateral_hand_is_masked_and_counted():
     local = build_samples(joints, "jsn", "MCP", "mimo_local").counts()
     both = build_samples(joints, "jsn", "MCP", "mimo_both_hands")
     assert (local["samples"], local["masked_inputs"], local["samples_missing_hand"]) == (20, 5, 5)
-    assert (both.counts()["samples"], both.counts()["masked_inputs"], both.counts()["samples_missing_hand"]) == (4, 5, 1)
+    counted = both.counts()
+    assert (counted["samples"], counted["masked_inputs"], counted["samples_missing_hand"]) == (4, 5, 1)
     lonely = both.rows[(both.rows < 0).any(1)][0]
     assert (lonely[5:] == -1).all() and (lonely[:5] >= 0).all()  # left present, right missing
     assert np.isnan(both.labels[both.rows < 0]).all() and (both.crop_idx[both.rows < 0] == -1).all()

@@ -5,7 +5,7 @@ import pytest
 
 from ra_lib.core.profiles import resolve
 from ra_lib.stages.selection import PROFILES, AugmentRanges, SelectionSettings
-from ra_lib.stages.selection.settings import PAPER_TRAIN_IMAGES
+from ra_lib.stages.selection.settings import PAPER_TEST_FRACTION
 
 
 def test_profiles_are_frozen_settings():
@@ -15,7 +15,7 @@ def test_profiles_are_frozen_settings():
         PROFILES["smoke"].epochs = 3
     paper = PROFILES["paper"]
     assert paper.input_size == 252 and paper.augment_scale == 1.0 and paper.test_fraction == pytest.approx(206 / 1047)
-    assert PAPER_TRAIN_IMAGES == 841
+    assert PAPER_TEST_FRACTION == 206 / 1047
 
 
 def test_resolve_applies_overrides_and_names_unknown_ones():
