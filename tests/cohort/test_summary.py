@@ -44,9 +44,8 @@ def test_left_right_agreement_on_both_hands_images():
 
 
 def test_one_hand_images_of_a_patient_without_dates_pair_up():
-    scores = _scores().replace({"hand_id": {"a:R": "b:R"}, "image_id": {}})
-    scores.loc[scores["hand_id"] == "b:R", "image_id"] = "b"
-    scores = scores[scores["hand_id"].isin(["a:L", "b:R"])]
+    scores = _scores()
+    scores = scores[scores["hand_id"].isin(["a:L", "b:R"])]  # both grade 0
     cohort = _cohort({"image_id": ["a", "b"], "study_date": ["", ""], "patient": ["P1", "P1"]},
                      {"hand_id": ["a:L", "b:R"], "image_id": ["a", "b"], "patient": ["P1", "P1"], "hand": ["L", "R"]},
                      scores)

@@ -23,3 +23,22 @@ def test_legend_merges_groups_of_one_colour():
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["PIP-IP / PIP", "MCP", "CMC-M / CMC", "wrist"]
     plt.close(fig)
+
+
+def test_show_saves_displays_with_alt_text_and_closes(tmp_path, monkeypatch):
+    import IPython.display
+    import pytest
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    plots.show(fig, " Grades by joint group. ", tmp_path / "grades.png")
+    (image,) = shown
+    data, metadata = image._repr_png_()
+    assert metadata == {"alt": "Grades by joint group."}
+    assert image.data[:8] == b"\x89PNG\r\n\x1a\n" and (tmp_path / "grades.png").read_bytes() == image.data
+    assert not plt.fignum_exists(fig.number)
+    with pytest.raises(ValueError, match="alt text"):
+        plots.show(plt.figure(), "  ")
+    plt.close("all")

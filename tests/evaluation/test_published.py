@@ -1,4 +1,5 @@
 """ra_lib.evaluation.published: the papers' numbers as data, checked against the papers' own statements."""
+import importlib
 import re
 
 import pytest
@@ -139,3 +140,14 @@ def test_paper_000_table2_counts_and_paper_004_table3():
     assert published.GRADING_TABLE3 == {"a": {"mse": 80.884, "mae": 4.046}, "b": {"mse": 83.017, "mae": 4.072},
                                         "c": {"mse": 94.488, "mae": 4.057}}
     assert published.DETECTION_TABLE3[("erosion", "MCP")] == {"intact": 99.6, "non-intact": 83.1, "total": 97.5}
+
+
+@pytest.mark.parametrize("stage, package", [
+    (SELECTION, "ra_lib.stages.selection"), (DETECTION, "ra_lib.stages.detection"),
+    (CLASSIFICATION, "ra_lib.stages.classification"), (GRADING, "ra_lib.stages.grading"),
+    (OVERALL_SCORE, "ra_lib.stages.overall_score"),
+])
+def test_every_book_name_is_declared_by_its_stage(stage, package):
+    declared = set(importlib.import_module(package).HEADLINE_NAMES)
+    h = published.headline()
+    assert set(h.loc[h["stage"] == stage, "book_name"]) <= declared

@@ -31,8 +31,8 @@ TABLE_FILES = {"table4": "table4_ci.csv", "pr_auc": "pr_auc_definitions.csv", "m
 class ComparisonsResult:
     """Every table of the page; a table is ``None`` when its upstream stage has not run.
 
-    ``predictions``: stage 3's out-of-fold rows with the readers' calls appended; ``table4``, ``pr_auc``,
-    ``model_vs_reader``: paper 001 (stage 3); ``agreement``, ``error_comparisons``: paper 003
+    ``table4``, ``pr_auc``, ``model_vs_reader``: paper 001 (stage 3, its out-of-fold rows with the
+    cohort's readers' calls appended); ``agreement``, ``error_comparisons``: paper 003
     (stage 5); ``grading``, ``grading_mcnemar``: paper 004 (stage 4); ``book_vs_papers``: the
     published headline numbers beside the book's; ``missing_tables`` / ``missing_headlines``: stage
     -> why its predictions / its headline could not be read.
@@ -40,7 +40,6 @@ class ComparisonsResult:
 
     settings: ComparisonsSettings
     book_vs_papers: pd.DataFrame
-    predictions: pd.DataFrame | None = None
     table4: pd.DataFrame | None = None
     pr_auc: pd.DataFrame | None = None
     model_vs_reader: pd.DataFrame | None = None
@@ -112,7 +111,6 @@ def run(settings: ComparisonsSettings, *, artifacts_root: str | Path, cohort, se
     oof = _read(inputs.load_oof, CLASSIFICATION, artifacts_root, missing)
     if oof is not None:
         predictions = pd.concat([oof, reader_rows(cohort.readers, oof)], ignore_index=True)
-        parts["predictions"] = predictions
         parts["table4"] = table4.table4_ci(predictions, threshold=settings.threshold, **boot)
         parts["pr_auc"] = table4.pr_auc_definitions(predictions)
         parts["model_vs_reader"] = table4.reader_comparisons(predictions, regions=("all",),

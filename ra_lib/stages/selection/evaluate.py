@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ra_lib.core import geometry
 from ra_lib.evaluation import metrics
 from ra_lib.stages.selection.data import CLASSES
 from ra_lib.stages.selection.train import TrainedModels
@@ -122,14 +123,14 @@ def rotated_predictions(images: pd.DataFrame, cache: torch.Tensor, trained: Trai
     counter-clockwise (``np.rot90`` convention; paper Fig. 4a: a rotated both-hands image read as "other").
 
     ``images`` (``image_id``, ``class``, ``split``) is in the order of ``cache``'s rows. The quarter turn
-    is exact (``torch.rot90``), not a resampling. Columns: :data:`ROTATED_COLUMNS`.
+    is exact (:func:`ra_lib.core.geometry.rotate90`), not a resampling. Columns: :data:`ROTATED_COLUMNS`.
     """
     rows = np.flatnonzero((images["split"] == split).to_numpy() & (images["class"] != "other").to_numpy())
     base = pd.DataFrame({"image_id": images["image_id"].to_numpy()[rows],
                          "view_true": images["class"].to_numpy()[rows]})
     upright = cache[rows]
     frames = []
-    for orientation, turned in (("upright", upright), ("rotated", torch.rot90(upright, quarter_turns, dims=(2, 3)))):
+    for orientation, turned in (("upright", upright), ("rotated", geometry.rotate90(upright, quarter_turns))):
         for model, predicted in decide(trained.predict(turned, batch_size, device), threshold).items():
             frames.append(pd.concat([base.assign(orientation=orientation, model=model), predicted], axis=1))
     return pd.concat(frames, ignore_index=True)[ROTATED_COLUMNS] if frames else pd.DataFrame(columns=ROTATED_COLUMNS)

@@ -17,7 +17,7 @@ import pandas as pd
 from IPython.display import Markdown
 from matplotlib.ticker import MaxNLocator
 
-from ra_lib.core import plots
+from ra_lib.core import geometry, plots
 from ra_lib.core.artifacts import save_figure
 from ra_lib.evaluation.published import SELECTION_RESULTS
 from ra_lib.stages.selection.augment import table2_comparison
@@ -148,7 +148,7 @@ def gallery(result, load_image: Callable[[str], np.ndarray], rotated: bool = Fal
         return Markdown("*None: every such image was classified correctly.*")
     fig, axes = plots.image_grid(len(rows), ncols=min(4, len(rows)))
     for ax, row in zip(axes, rows.itertuples(index=False)):
-        plots.show_radiograph(ax, np.rot90(load_image(row.image_id), int(rotated)),
+        plots.show_radiograph(ax, geometry.rotate90(load_image(row.image_id), int(rotated)),
                               title=f"{row.view_true} -> {row.view_pred}\n"
                                     f"p1={row.p_one_hand:.2f} p2={row.p_both_hands:.2f}")
     return _finish(fig, path)
