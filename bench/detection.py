@@ -10,16 +10,17 @@ DeepLabCut's per-run setup, so more epochs give a fairer per-epoch figure).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ra_lib.stages.detection import evaluation as detection_eval, dlc as dlc_detector, frcnn as frcnn_detector
 from ra_lib.cohort import sites
+from ra_lib.stages.detection import PROFILES, boxes, dlc as dlc_detector, frcnn as frcnn_detector
+from ra_lib.stages.detection.inputs import HandFrame
 
 
 def blob_hands(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -64,14 +65,14 @@ def bench_dlc(images, points, epochs: int, net_type: str, batch_size: int) -> di
 
 
 def bench_frcnn(images, points, epochs: int, arch: str, batch_size: int) -> dict:
-    frames = [detection_eval.HandFrame(f"h{i}:R", 0, images.shape[-1], images.shape[-1], images.shape[-1], False)
+    frames = [HandFrame(f"h{i}:R", 0, images.shape[-1], images.shape[-1], images.shape[-1], False)
               for i in range(len(images))]
     landmarks = pd.DataFrame([(f.hand_id, lm, x, y) for f, pts in zip(frames, points)
                               for lm, (x, y) in zip(sites.HAND_LANDMARKS, pts)],
                              columns=["hand_id", "landmark", "x", "y"])
-    truth = detection_eval.truth_boxes(landmarks)
-    settings = SimpleNamespace(**{**frcnn_detector.PROFILES["quick"], "arch": arch, "epochs": epochs,
-                                  "batch_size": batch_size})
+    truth = boxes.truth_boxes(landmarks)
+    settings = dataclasses.replace(PROFILES["quick"], frcnn_arch=arch, frcnn_epochs=epochs,
+                                   frcnn_batch_size=batch_size)
     n_train = len(images) - 2
     with Clock() as fit:
         detector, _ = frcnn_detector.fit(images[:n_train], frames[:n_train], truth, sites.HAND_LANDMARKS, settings,

@@ -1,4 +1,4 @@
-"""Time ``ra_lib.cohort.manifest.check`` on a native cohort of 1,000 tiny DICOMs (500 patients, left and right hands).
+"""Time ``ra_lib.cohort.check`` on a native cohort of 1,000 tiny DICOMs (500 patients, left and right hands).
 
 Each image comes with its 31 scores and 22 landmarks, so the tables have the size of a real
 1,000-image cohort; only the pixels are tiny (64 x 64). Run from the repository root:
@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ra_lib.cohort.manifest import check  # noqa: E402
+from ra_lib.cohort import check  # noqa: E402
 from ra_lib.cohort.sites import HAND_LANDMARKS, HAND_SITES  # noqa: E402
 
 

@@ -53,12 +53,11 @@ frcnn_weights_path = None  # optional local Faster R-CNN weights (paper 002 star
 # %% tags=["remove-cell"]
 import dataclasses
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from ra_lib.cohort import load_cohort
-from ra_lib.core import artifacts as store
+from ra_lib.core import artifacts as store, plots
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import detection
 from ra_lib.stages.detection import figures
@@ -189,9 +188,9 @@ result.per_landmark()
 
 # %%
 if result.trained:
-    fig = figures.plot_distance_errors(result.evaluated)
-    store.save_figure(fig, out / "distance_error.png")
-    plt.show()
+    plots.show(figures.plot_distance_errors(result.evaluated),
+               "Box plots of the distance error per joint group for each detector and the baseline, erosion "
+               "joints left and JSN joints right, on a log scale.", out / "distance_error.png")
 
 # %% [markdown]
 # Distance error per joint group, in pixels of an image scaled to the reference phalanx (log scale; boxes
@@ -207,9 +206,10 @@ figures.format_distance_errors(result.errors)
 
 # %%
 if result.trained:
-    fig = figures.plot_examples(cohort, result.evaluated, result.split["eval"])
-    store.save_figure(fig, out / "examples.png")
-    plt.show()
+    plots.show(figures.plot_examples(cohort, result.evaluated, result.split["eval"]),
+               "The least and the most damaged scored hand, DeepLabCut's detections on top and Faster R-CNN's "
+               "below, each with its box, green where it holds the labelled centre and red where it does not.",
+               out / "examples.png")
 
 # %% [markdown]
 # The scored hands with the least and the most damage (sum of SvdH grades); top DeepLabCut, bottom Faster

@@ -34,13 +34,13 @@ split = None  # None: the profile's value (split of stages 4 and 5 that is evalu
 # %% tags=["remove-cell"]
 import dataclasses
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 import ra_lib.stages.comparisons as comparisons
 from ra_lib.cohort.manifest import load_cohort
 from ra_lib.core import artifacts as store
+from ra_lib.core import plots
 from ra_lib.core.contracts import CLASSIFICATION, GRADING, OVERALL_SCORE
 from ra_lib.core.profiles import resolve
 from ra_lib.evaluation import published
@@ -104,9 +104,10 @@ display(Markdown(result.note(CLASSIFICATION)) if result.table4 is None else tabl
 
 # %%
 if result.table4 is not None:
-    fig = figures.plot_table4_forest(result.table4, published.table4())
-    store.save_figure(fig, out / "table4_forest.png")
-    plt.show()
+    plots.show(figures.plot_table4_forest(result.table4, published.table4()),
+               "Forest plot of sensitivity, specificity, F-measure and PR-AUC per kind, region and model or reader: "
+               "the book's estimates with 95 % intervals and paper 001's published values as crosses.",
+               out / "table4_forest.png")
 
 # %% [markdown]
 # Figure: forest plot of the table above; one line per region and model (circles) or reader (squares), the

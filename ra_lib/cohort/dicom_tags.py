@@ -9,6 +9,7 @@ an unusable window or VOI LUT falls back to min-max scaling with a warning.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import pydicom
@@ -60,7 +61,9 @@ def header_fields(ds: pydicom.Dataset) -> dict:
     fields = {}
     for key, tag in DICOM_HEADER_TAGS.items():
         try:
-            fields[key] = str(ds.get(tag, "") or "").replace("\x00", "").strip()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fields[key] = str(ds.get(tag, "") or "").replace("\x00", "").strip()
         except Exception:  # a value pydicom cannot convert: treated as absent
             fields[key] = ""
     fields["transfer_syntax"] = str(ds.file_meta.get("TransferSyntaxUID", ""))
@@ -70,7 +73,7 @@ def header_fields(ds: pydicom.Dataset) -> dict:
 def pixel_settings(path: Path, ds: pydicom.Dataset) -> dict:
     """The checked pixel tags: ``rows``, ``columns``, ``bits_allocated``, ``bits_stored``, ``samples``,
     ``photometric``, ``voi`` (``"lut"``, ``"window"`` or ``None`` for min-max) and ``warnings``."""
-    syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
+    syntax = UID(str(_value(path, ds.file_meta, "TransferSyntaxUID") or ""))
     if not syntax.is_transfer_syntax:
         raise ImageReadError(path, f"unknown transfer syntax {str(syntax)!r}")
     missing = [tag for tag in ("Rows", "Columns", "BitsAllocated") if tag not in ds]
@@ -111,7 +114,9 @@ def pixel_settings(path: Path, ds: pydicom.Dataset) -> dict:
 
 def _value(path: Path, ds: pydicom.Dataset, keyword: str):
     try:
-        return ds.get(keyword)
+        with warnings.catch_warnings():  # pydicom warns, then fails or keeps the raw text: checked here
+            warnings.simplefilter("ignore")
+            return ds.get(keyword)
     except Exception as exc:  # pydicom converts IS / DS values lazily
         raise ImageReadError(path, f"tag {keyword} cannot be read ({type(exc).__name__}: {exc})") from None
 
@@ -176,15 +181,19 @@ def _lut_descriptor(path: Path, item, keyword: str, error: bool = False) -> bool
 
 def _voi(path: Path, ds: pydicom.Dataset, notes: list[str]) -> str | None:
     """Which VOI transform the tags allow: ``"lut"``, ``"window"`` or ``None`` (min-max), noting why not."""
-    sequence = _value(path, ds, "VOILUTSequence")
-    if sequence:
-        if _lut_descriptor(path, sequence[0], "LUTDescriptor"):
-            return "lut"
-        notes.append("VOI LUT unusable (descriptor and table do not fit): window or min-max scaling used")
-    center, width = _value(path, ds, "WindowCenter"), _value(path, ds, "WindowWidth")
+    try:
+        sequence = _value(path, ds, "VOILUTSequence")
+        if sequence:
+            if _lut_descriptor(path, sequence[0], "LUTDescriptor"):
+                return "lut"
+            notes.append("VOI LUT unusable (descriptor and table do not fit): window or min-max scaling used")
+        center, width = _value(path, ds, "WindowCenter"), _value(path, ds, "WindowWidth")
+        function = str(_value(path, ds, "VOILUTFunction") or "LINEAR").strip().upper()
+    except ImageReadError as exc:
+        notes.append(f"{exc.reason}: scaled to the image's min-max instead")
+        return None
     if center is None or width is None:
         return None
-    function = str(_value(path, ds, "VOILUTFunction") or "LINEAR").strip().upper()
     c, w = _number(center), _number(width)
     if function not in _WINDOW_FUNCTIONS:
         notes.append(f"VOILUTFunction {function[:40]!r} unknown: scaled to the image's min-max instead")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
 
 from ra_lib.cohort.dicom_tags import HEADER_READ_TAGS, MAX_PIXELS, header_fields, pixel_settings, set_transfer_syntax
@@ -27,7 +27,7 @@ from ra_lib.core.errors import ImageReadError
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8"
-_DICOM_GROUPS = (b"\x02\x00", b"\x08\x00")  # file meta / identifying group, little endian
+_DICOM_GROUPS = (b"\x02\x00", b"\x08\x00", b"\x00\x08")  # file meta / identifying group (little, big endian)
 
 
 def file_format(path: str | Path) -> str:
@@ -100,6 +100,9 @@ class _one_file:
             return False
         if isinstance(exc, MemoryError):
             raise ImageReadError(self.path, "not enough memory to decode") from None
+        if isinstance(exc, UnidentifiedImageError):
+            raise ImageReadError(self.path, "not an image file (neither DICOM, PNG, JPEG nor another format "
+                                            "Pillow reads)") from None
         if isinstance(exc, Image.DecompressionBombError):
             raise ImageReadError(self.path, f"image too large, a possible decompression bomb ({exc})") from None
         reason = "truncated" if "truncated" in str(exc).lower() else "unreadable"
@@ -129,9 +132,11 @@ def _checked(path: Path, image: np.ndarray, meta: dict) -> tuple[np.ndarray, dic
 
 # --- DICOM -------------------------------------------------------------------------------------
 
-def _read_dataset(path: Path, **options) -> pydicom.Dataset:
+def _read_dataset(path: Path) -> pydicom.Dataset:
     try:
-        ds = pydicom.dcmread(path, force=True, **options)
+        with warnings.catch_warnings():  # pydicom's warnings about odd values: what matters is checked here
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
     except Exception as exc:  # pydicom raises many types for corrupt files
         raise ImageReadError(path, f"unreadable DICOM ({type(exc).__name__}: {exc})") from None
     set_transfer_syntax(ds)
@@ -141,7 +146,9 @@ def _read_dataset(path: Path, **options) -> pydicom.Dataset:
 def _dicom_header(path: Path) -> dict:
     with open(path, "rb") as handle:
         try:
-            ds = pydicom.dcmread(handle, force=True, stop_before_pixels=True, specific_tags=HEADER_READ_TAGS)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(handle, force=True, stop_before_pixels=True, specific_tags=HEADER_READ_TAGS)
         except Exception as exc:
             raise ImageReadError(path, f"unreadable DICOM header ({type(exc).__name__}: {exc})") from None
         pixel_offset = handle.tell()
@@ -154,10 +161,12 @@ def _dicom_header(path: Path) -> dict:
 
 
 def _check_dicom_length(path: Path, ds: pydicom.Dataset, settings: dict, pixel_offset: int, size: int) -> None:
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax.is_deflated:
+        return  # the offset is one into the inflated stream: only decoding tells (check --deep)
     if size <= pixel_offset:
         raise ImageReadError(path, "truncated: no pixel data")
-    syntax = ds.file_meta.get("TransferSyntaxUID")
-    if syntax.is_compressed or syntax.is_deflated:
+    if syntax.is_compressed:
         return  # the pixel data's length is only known by decoding (check --deep)
     samples = 2 if settings["photometric"] == "YBR_FULL_422" else settings["samples"]  # 4:2:2 stores 2 per pixel
     expected = (settings["rows"] * settings["columns"] * samples * settings["bits_allocated"] + 7) // 8

@@ -369,7 +369,8 @@ def render(build_dir: str = "_build", strict: bool = True, out=None) -> Path:
     with open(log, "w") as fh:
         completed = subprocess.run(command, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT)
     if completed.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        lines = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace")).splitlines()
+        tail = "\n".join([ln for ln in lines if "WARNING" in ln or "ERROR" in ln][:20] or lines[-25:])
         raise SystemExit(f"{tail}\njupyter-book build failed (exit {completed.returncode}); "
                          f"the whole output is in {_repo_relative(log)}")
     if html.exists():

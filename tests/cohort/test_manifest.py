@@ -70,3 +70,48 @@ def test_home_folder_in_data_root_is_expanded(native, monkeypatch):
     manifest = yaml.safe_load(native.read_text())
     write_manifest(native.parent / "elsewhere" / "m.yaml", **{**manifest, "data_root": "~/data"})
     assert load_cohort(native.parent / "elsewhere" / "m.yaml").data_root == native.parent / "data"
+
+
+# --- hostile or mistaken YAML ------------------------------------------------------------------
+
+def _problems(path) -> list[str]:
+    with pytest.raises(ManifestError) as error:
+        load_manifest(path)
+    return [str(p) for p in error.value.problems]
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_manifest_that_is_not_utf8_is_a_clear_error(tmp_path, encoding):
+    path = tmp_path / "m.yaml"
+    path.write_bytes("cohort: Zürich\nformat: native\ntables: {images: i.csv}\n".encode(encoding))
+    assert_one(_problems(path), "m.yaml:", "not UTF-8 text", "save the manifest as UTF-8")
+
+
+def test_duplicate_key_is_an_error_not_a_silent_replacement(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("cohort: c\nformat: native\ntables: {images: i.csv, joint_scores: s.csv}\n"
+                    "tables: {images: i.csv}\n")
+    assert_one(_problems(path), "m.yaml:4: tables:", "duplicate key (first on line 3)")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cohort: " + "[" * 20000 + "]" * 20000 + "\n", "nested deeper than 32"),
+    ("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
+                                                      for i in range(8)), "more than 16 aliases"),
+    ("cohort: c\n" + "description: x\n" * 10 + "#" * MAX_MANIFEST_BYTES, "at most"),
+])
+def test_yaml_nesting_aliases_and_size_are_bounded(tmp_path, text, message):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    assert_one(_problems(path), "bomb.yaml", message)
+
+
+def test_fold_seed_and_paths_leaving_the_data_root(tmp_path):
+    path = write_manifest(tmp_path / "m.yaml", cohort="c", format="native",
+                          tables={"images": "../elsewhere/images.csv", "joint_scores": "/etc/scores.csv"},
+                          folds={"n_folds": 3, "seed": -1}, privacy={"salt_file": "../salt"})
+    found = _problems(path)
+    assert_one(found, "folds.seed:", "whole number >= 0 (got -1)")
+    assert_one(found, "tables.images:", "leaves the data root")
+    assert_one(found, "tables.joint_scores:", "is absolute")
+    assert_one(found, "privacy.salt_file:", "leaves the data root", "the salt stays in the data root")

@@ -67,3 +67,17 @@ def test_landmark_outside_the_image(native):
     found = problem_lines(native)
     assert_one(found, "landmarks.csv:2: x:", "landmark (64, 10) is outside image 'PAT000-LH' (64 x 64 pixels)")
     assert_one(found, "landmarks.csv:3: y:", "outside image")
+
+
+def test_non_finite_and_huge_numbers_are_problems_never_exceptions(native):
+    def damage(df):
+        df.loc[0, "grade"], df.loc[1, "grade"], df.loc[2, "grade"] = "inf", "1" * 25, "nan"
+        df.loc[3, "eroded_pct"] = "-inf"
+    edit_csv(native.parent / "data" / "joint_scores.csv", damage)
+    edit_csv(native.parent / "data" / "landmarks.csv", lambda df: df.__setitem__("x", ["inf"] + list(df["x"][1:])))
+    found = problem_lines(native)
+    assert_one(found, "joint_scores.csv:2: grade:", "'inf' is not a whole number")
+    assert_one(found, "joint_scores.csv:3: grade:", "out of range 0-5")
+    assert_one(found, "joint_scores.csv:4: grade:", "'nan' is not a whole number")
+    assert_one(found, "joint_scores.csv:5: eroded_pct:", "from 0 to 100")
+    assert_one(found, "landmarks.csv:2: x:", "'inf' is not a number")

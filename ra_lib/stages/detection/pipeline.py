@@ -172,10 +172,10 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
     started = time.perf_counter()
     device = str(training.select_device(device))
     out_dir = Path(out_dir)
-    try:
-        split = splits.split_hands(cohort, settings.n_train, settings.n_test, seed)
-    except ValueError as error:
-        return _skipped(cohort, settings, str(error), time.perf_counter() - started)
+    problem = splits.too_few_labelled(cohort, settings.n_train)
+    if problem:
+        return _skipped(cohort, settings, problem, time.perf_counter() - started)
+    split = splits.split_hands(cohort, settings.n_train, settings.n_test, seed)
     present = set(cohort.landmarks["landmark"])
     labelled = tuple(lm for lm in sites.HAND_LANDMARKS if lm in present)
     all_hands = list(cohort.hands["hand_id"])

@@ -35,6 +35,19 @@ def patient_order(cohort, patients, seed: int = 0) -> list[str]:
     return order
 
 
+def _labelled_hands(cohort) -> pd.DataFrame:
+    return cohort.hands[cohort.hands["hand_id"].isin(set(cohort.landmarks["hand_id"]))]
+
+
+def too_few_labelled(cohort, n_train: int) -> str | None:
+    """Why ``cohort`` cannot train and score the detectors (fewer than ``n_train + 1`` labelled hands), or None."""
+    n = len(_labelled_hands(cohort))
+    if n >= n_train + 1:
+        return None
+    return (f"{n} hand(s) have landmarks; need at least {n_train + 1} ({n_train} to train the detectors and one "
+            "to evaluate them)")
+
+
 def split_hands(cohort, n_train: int, n_test: int, seed: int = 0) -> dict[str, list[str]]:
     """Patient-disjoint split of the hands that have landmarks.
 
@@ -44,10 +57,10 @@ def split_hands(cohort, n_train: int, n_test: int, seed: int = 0) -> dict[str, l
     can fill the last training place), so a hand's twin does not leak into the scored hands.
     Raises ``ValueError`` when fewer than ``n_train + 1`` hands have landmarks.
     """
-    labelled = cohort.hands[cohort.hands["hand_id"].isin(set(cohort.landmarks["hand_id"]))]
-    if len(labelled) < n_train + 1:
-        raise ValueError(f"{len(labelled)} hand(s) have landmarks; need at least {n_train + 1} "
-                         f"({n_train} to train the detectors and one to evaluate them)")
+    problem = too_few_labelled(cohort, n_train)
+    if problem:
+        raise ValueError(problem)
+    labelled = _labelled_hands(cohort)
     hands_of = {p: sorted(g["hand_id"]) for p, g in labelled.groupby("patient")}
     train, test, rest = [], [], []
     for patient in patient_order(cohort, list(hands_of), seed):

@@ -47,7 +47,8 @@ def test_examples_are_the_least_and_most_damaged_hands():
 
 def test_figures_draw_every_detector_and_example():
     truth = pd.concat([truth_hand("a:R"), truth_hand("b:R")])
-    detections = pd.concat([shifted_detections(truth, {lm: (1.0, 1.0) for lm in truth.landmark}, d) for d in ("dlc", "frcnn")])
+    offsets = {lm: (1.0, 1.0) for lm in truth.landmark}
+    detections = pd.concat([shifted_detections(truth, offsets, d) for d in ("dlc", "frcnn")])
     ev = evaluate.evaluate_detections(detections, truth, pd.concat([site_scores("a:R"), site_scores("b:R")]))
     fig = figures.plot_examples(_cohort(), ev, ["a:R", "b:R"])
     assert len(fig.axes) == 4 and fig.axes[0].get_title() == "dlc: mild damage (SvdH 0)"
