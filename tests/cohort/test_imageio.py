@@ -1,13 +1,18 @@
 """Reading pixels: every DICOM / PNG / JPEG path, and a clear error for every unreadable file."""
+import zlib
+from pathlib import Path
+
 import numpy as np
+import pydicom
+import pydicom.data
 import pytest
 from PIL import Image
 from pydicom.pixels import get_decoder
-from pydicom.uid import (JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLSLossless,
-                         MPEG2MPML, RLELossless)
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1,
+                         JPEGLSLossless, MPEG2MPML, RLELossless)
 
-from fixtures.builders import (BIRTH_DATE, PATIENT_NAME, hand_array, lossless_jpeg, write_dicom, write_jpeg,
-                               write_png)
+from fixtures.builders import (BIRTH_DATE, PATIENT_NAME, hand_array, lossless_jpeg, raw_tags, write_dicom,
+                               write_jpeg, write_png)
 from ra_lib.core.errors import ImageReadError
 from ra_lib.cohort.imageio import file_format, image_header, read_image
 
@@ -183,3 +188,116 @@ def _dicom(tmp_path, pixels, name="image.dcm", **options):
     path = tmp_path / name
     write_dicom(path, pixels, **options)
     return path
+
+
+# --- broken tags: checked before decoding, one clear error or a warning ----------------------------
+
+def _broken(tmp_path, window=None, **tags):
+    path = tmp_path / "broken.dcm"
+    write_dicom(path, hand_array(), window=window)
+    raw_tags(path, **tags)
+    return path
+
+
+def _valid(image):
+    return image.ndim == 2 and image.dtype == np.float32 and np.isfinite(image).all() and 0 <= image.min() <= image.max() <= 1
+
+
+@pytest.mark.parametrize("tags, reason", [
+    ({"NumberOfFrames": "1A"}, "NumberOfFrames '1A' is not a whole number"),
+    ({"NumberOfFrames": "2"}, "holds 2 frames"),
+    ({"Rows": "32"}, "decoded pixels have shape"),
+    ({"BitsStored": "17"}, "BitsStored '17' is not a whole number from 1 to 16"),
+    ({"BitsAllocated": "12"}, "BitsAllocated 12 is not 1, 8, 16 or 32"),
+    ({"PhotometricInterpretation": "RGB"}, "SamplesPerPixel 1 does not fit PhotometricInterpretation RGB"),
+    ({"PhotometricInterpretation": "PALETTE COLOR"}, "RedPaletteColorLookupTableDescriptor"),
+    ({"PhotometricInterpretation": "HSV"}, "unsupported PhotometricInterpretation 'HSV'"),
+    ({"RescaleSlope": "0", "RescaleIntercept": "0"}, "RescaleSlope '0' must be a finite number other than 0"),
+    ({"RescaleSlope": "NaN", "RescaleIntercept": "0"}, "RescaleSlope 'NaN'"),
+    ({"RescaleSlope": "1", "RescaleIntercept": "abc"}, "RescaleIntercept 'abc' must be a finite number"),
+    ({"RescaleSlope": "1e308", "RescaleIntercept": "0"}, "not finite"),
+])
+def test_unusable_pixel_tags_are_errors_naming_file_and_tag(tmp_path, tags, reason):
+    path = _broken(tmp_path, **tags)
+    for reader in (image_header, read_image):
+        if reader is image_header and reason in ("decoded pixels have shape", "not finite"):
+            continue  # found by decoding only
+        with pytest.raises(ImageReadError) as error:
+            reader(path)
+        assert "broken.dcm" in str(error.value) and reason in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("window, tags", [
+    ((2000.0, 0.0), {}),
+    ((2000.0, -5.0), {}),
+    ((2000.0, 1000.0), {"WindowWidth": "abc"}),
+    ((2000.0, 1000.0), {"VOILUTFunction": "CUBIC"}),
+])
+def test_unusable_window_falls_back_to_min_max_with_a_warning(tmp_path, window, tags):
+    path = _broken(tmp_path, window=window, **tags)
+    header = image_header(path)
+    assert len(header["warnings"]) == 1 and "min-max" in header["warnings"][0]
+    image, meta = read_image(path)
+    assert meta["normalisation"] == "min-max" and meta["warnings"] == header["warnings"] and _valid(image)
+    np.testing.assert_allclose(image, _minmax(hand_array()), atol=1e-6)
+
+
+def test_window_far_outside_the_pixels_gives_a_blank_image_warning(tmp_path):
+    image, meta = read_image(_broken(tmp_path, window=(1e12, 10.0)))
+    assert _valid(image) and any("blank image" in w for w in meta["warnings"])
+
+
+def test_dicom_without_preamble_and_deflated_dicom_read(tmp_path, pixels):
+    plain, _ = read_image(_dicom(tmp_path, pixels))
+    ds = pydicom.dcmread(tmp_path / "image.dcm")
+    ds.preamble = None
+    ds.save_as(tmp_path / "bare.dcm", enforce_file_format=False)
+    assert (tmp_path / "bare.dcm").read_bytes()[128:132] != b"DICM"
+    ds = pydicom.dcmread(tmp_path / "image.dcm")
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "deflated.dcm", enforce_file_format=True)
+    for name in ("bare.dcm", "deflated.dcm"):
+        assert image_header(tmp_path / name)["width"] == 64
+        np.testing.assert_array_equal(read_image(tmp_path / name)[0], plain)
+
+
+def test_png_header_claiming_a_huge_image_is_a_bomb_error(tmp_path):
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    header = (30000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    for reader in (image_header, read_image):
+        with pytest.raises(ImageReadError, match="bomb.png.*(decompression bomb|too large)"):
+            reader(path)
+
+
+# --- real files nobody here wrote: pydicom's bundled test files ---------------------------------
+
+PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"
+#: Bundled files that must decode to a grey image (palette, YBR 4:2:2, deflated, JPEG, JPEG-LS, JPEG 2000, RLE).
+MUST_DECODE = ("examples_palette.dcm", "SC_ybr_full_422_uncompressed.dcm", "image_dfl.dcm", "JPGExtended.dcm",
+               "SC_rgb_jpeg_dcmtk.dcm", "MR_small_jpeg_ls_lossless.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm",
+               "MR_small_bigendian.dcm", "examples_rgb_color.dcm", "CT_small.dcm")
+
+
+def test_every_bundled_pydicom_file_reads_or_fails_with_a_clear_error():
+    files = sorted(p for p in PYDICOM_FILES.rglob("*") if p.is_file() and "TINY_ALPHA" not in p.parts)
+    assert len(files) > 50
+    decoded = set()
+    for path in files:
+        try:
+            image, meta = read_image(path)
+        except ImageReadError as error:
+            assert str(path) in str(error) and error.reason
+            continue
+        assert _valid(image), path
+        decoded.add(path.name)
+    assert set(MUST_DECODE) <= decoded, set(MUST_DECODE) - decoded
+    with pytest.raises(ImageReadError, match="badVR.dcm: tag NumberOfFrames '1A'"):
+        image_header(PYDICOM_FILES / "badVR.dcm")
+    with pytest.raises(ImageReadError, match="holds 2 frames"):
+        image_header(PYDICOM_FILES / "SC_rgb_rle_2frame.dcm")
+    palette, _ = read_image(PYDICOM_FILES / "examples_palette.dcm")
+    assert len(np.unique(palette)) > 2  # grey levels, not palette indices scaled

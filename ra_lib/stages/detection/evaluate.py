@@ -21,26 +21,6 @@ BASELINE = "baseline"
 #: Table 3's rows: the paper's joint groups of each kind, then all joints.
 ALL_JOINTS = "All joints"
 STATUSES = ("intact", "non-intact", "total")
-#: Paper 001 Table 3 (DeepLabCut, 206 test radiographs): correct detection rate in % per joint group.
-PAPER_TABLE3 = {
-    ("erosion", "PIP-IP"): {"intact": 99.5, "non-intact": 90.8, "total": 98.5},
-    ("erosion", "MCP"): {"intact": 99.6, "non-intact": 83.1, "total": 97.5},
-    ("erosion", "CMC-M"): {"intact": 99.3, "non-intact": 93.4, "total": 97.6},
-    ("erosion", "wrist"): {"intact": 100.0, "non-intact": 96.3, "total": 98.1},
-    ("erosion", "All joints"): {"intact": 99.6, "non-intact": 92.9, "total": 98.0},
-    ("jsn", "PIP"): {"intact": 99.0, "non-intact": 91.6, "total": 96.2},
-    ("jsn", "MCP"): {"intact": 98.2, "non-intact": 86.8, "total": 95.6},
-    ("jsn", "CMC"): {"intact": 99.7, "non-intact": 98.7, "total": 99.2},
-    ("jsn", "wrist"): {"intact": 100.0, "non-intact": 99.8, "total": 99.8},
-    ("jsn", "All joints"): {"intact": 98.9, "non-intact": 95.2, "total": 97.3},
-}
-#: Paper 001 Fig. 4 as given in its text: distance error mean and SD (pixels, scale not stated).
-PAPER_DISTANCE_ERROR = {
-    ("erosion", "PIP-IP"): (3.4, 3.5), ("erosion", "MCP"): (3.0, 2.6), ("erosion", "CMC-M"): (3.1, 2.9),
-    ("erosion", "wrist"): (3.7, 4.1), ("erosion", "All joints"): (3.3, 3.4),
-    ("jsn", "PIP"): (5.4, 9.4), ("jsn", "MCP"): (3.8, 6.5), ("jsn", "CMC"): (2.5, 1.2),
-    ("jsn", "wrist"): (2.9, 1.5), ("jsn", "All joints"): (3.8, 6.3),
-}
 EVALUATED_COLUMNS = ("detector", "hand_id", "kind", "site", "group", "landmark", "x_true", "y_true", "x", "y",
                      "likelihood", "grade", "status", "phalanx_px", "box_w", "box_h", "correct", "error_px",
                      "error_paper_px", "error_rel")

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from ra_lib.cohort import sites
+from ra_lib.evaluation.published import DETECTION_DISTANCE_ERROR, DETECTION_TABLE3
 from ra_lib.stages.detection.boxes import PAPER_PHALANX_PX
-from ra_lib.stages.detection.evaluate import (PAPER_DISTANCE_ERROR, PAPER_TABLE3, STATUSES, group_order,
-                                              with_all_joints)
+from ra_lib.stages.detection.evaluate import STATUSES, group_order, with_all_joints
 
 #: The detectors shown in the example figure (the baseline has no image to look at).
 EXAMPLE_DETECTORS = ("dlc", "frcnn")
@@ -31,7 +31,7 @@ def format_table3(rates: pd.DataFrame) -> pd.DataFrame:
 
 def paper_table3() -> pd.DataFrame:
     """Paper 001's Table 3 (DeepLabCut, %): rows (kind, group), columns intact / non-intact / total."""
-    return pd.DataFrame(PAPER_TABLE3).T
+    return pd.DataFrame(DETECTION_TABLE3).T
 
 
 def format_distance_errors(errors: pd.DataFrame) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def format_distance_errors(errors: pd.DataFrame) -> pd.DataFrame:
                                 zip(errors["mean_paper_px"], errors["sd_paper_px"], errors["median_paper_px"])])
     table = cells.pivot_table(index=["kind", "group"], columns="detector", values="cell", aggfunc="first")
     table = table.reindex(index=_table_rows(table.index), columns=list(dict.fromkeys(errors["detector"])))
-    table["paper 001"] = [f"{PAPER_DISTANCE_ERROR[r][0]} ± {PAPER_DISTANCE_ERROR[r][1]}" for r in table.index]
+    table["paper 001"] = [f"{DETECTION_DISTANCE_ERROR[r][0]} ± {DETECTION_DISTANCE_ERROR[r][1]}" for r in table.index]
     return table
 
 
