@@ -205,7 +205,8 @@ def _read_dicom_pixels(path: Path) -> tuple[np.ndarray, dict]:
         values, low, high = _luma(arr.astype(np.float64)), 0.0, float(2 ** settings["bits_stored"] - 1)
         normalisation = "colour to grey"
     else:
-        values = apply_modality_lut(arr, ds)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = apply_modality_lut(arr, ds)
         if not np.isfinite(values).all():
             raise ImageReadError(path, "the modality LUT (RescaleSlope / Intercept) gives values that are not "
                                        "finite")

@@ -111,7 +111,7 @@ def build_info_markdown(build: Path) -> str:
             ("built", f"{info['date']} from commit `{info['commit']}`")]
     lines = [":::{admonition} About this build", ":class: note", "",
              "Written by the book's runner from the run that produced these pages.", "",
-             "| | |", "|---|---|", *[f"| {name} | {value} |" for name, value in rows], "",
+             *[f"- {name}: {value}" for name, value in rows], "",
              "| stage | wall time | peak memory | executed |", "|---|---:|---:|---|"]
     lines += [f"| `{s['stage']}` | {s['seconds']:.1f} s | {s['peak_rss_mib']} MiB | {s['finished']} |"
               for s in info["stages"]]

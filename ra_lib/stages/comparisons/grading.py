@@ -6,7 +6,7 @@ from itertools import combinations
 import pandas as pd
 
 from ra_lib.core.contracts import GRADING
-from ra_lib.evaluation import metrics, stats
+from ra_lib.evaluation import bootstrap, metrics, stats
 from ra_lib.stages.comparisons.tables import format_ci, holm_within, recomputed
 
 GRADING_METRICS: dict[str, stats.MetricFn] = {
@@ -33,7 +33,7 @@ def grading_ci(predictions: pd.DataFrame, split: str = "test", n_boot: int = 200
     evaluable = evaluable_grades(predictions, split)
     for (kind, method), part in evaluable.groupby(["kind", "method"], sort=False):
         for metric, fn in GRADING_METRICS.items():
-            ci = stats.bootstrap_ci(part, fn, model=method, model_col="method", score="grade_pred", label="grade_true",
+            ci = bootstrap.bootstrap_ci(part, fn, model=method, model_col="method", score="grade_pred", label="grade_true",
                                     n_boot=n_boot, seed=seed, alpha=alpha)
             rows.append({"kind": kind, "method": method, "metric": metric, "estimate": ci.estimate, "lower": ci.lower,
                          "upper": ci.upper, "n": len(part), "n_patients": part["patient"].nunique(),

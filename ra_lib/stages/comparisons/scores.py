@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ra_lib.core.contracts import OVERALL_SCORE
-from ra_lib.evaluation import metrics, stats
+from ra_lib.evaluation import bootstrap, metrics, stats
 from ra_lib.stages.comparisons.inputs import id_column
 from ra_lib.stages.comparisons.tables import recomputed
 
@@ -20,7 +20,7 @@ def score_agreement(predictions: pd.DataFrame, split: str = "test", n_boot: int 
     chosen = predictions[predictions["split"] == split]
     for variant, part in chosen.groupby("variant", sort=False):
         true, pred = part["score_true"].to_numpy(float), part["score_pred"].to_numpy(float)
-        boot = {name: stats.bootstrap_ci(part, fn, model=variant, model_col="variant", score="score_pred",
+        boot = {name: bootstrap.bootstrap_ci(part, fn, model=variant, model_col="variant", score="score_pred",
                                          label="score_true", n_boot=n_boot, seed=seed, alpha=alpha)
                 for name, fn in (("mae", metrics.mae), ("rmse", metrics.rmse))}
         pearson = metrics.pearson_r(true, pred)

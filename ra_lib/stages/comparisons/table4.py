@@ -1,9 +1,9 @@
 """Paper 001 Table 4 with confidence intervals, from stage 3's out-of-fold predictions and the readers.
 
-Every estimate has a patient-clustered bootstrap CI (:func:`ra_lib.evaluation.stats.bootstrap_ci`);
-models and readers are compared with SISO on the same joints (:func:`ra_lib.evaluation.stats.bootstrap_diff`,
+Every estimate has a patient-clustered bootstrap CI (:func:`ra_lib.evaluation.bootstrap.bootstrap_ci`);
+models and readers are compared with SISO on the same joints (:func:`ra_lib.evaluation.bootstrap.bootstrap_diff`,
 Holm-adjusted per block of the table) and each model with each reader
-(:func:`ra_lib.evaluation.stats.compare_to_reader`). Readers enter as rows of the out-of-fold table
+(:func:`ra_lib.evaluation.bootstrap.compare_to_reader`). Readers enter as rows of the out-of-fold table
 (:func:`ra_lib.evaluation.readers.reader_rows`).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 from ra_lib.cohort.sites import FINGER_GROUPS, GROUPS, KINDS
 from ra_lib.core.contracts import CLASSIFICATION
 from ra_lib.core.errors import RaDataError
-from ra_lib.evaluation import metrics, stats
+from ra_lib.evaluation import bootstrap, metrics, stats
 from ra_lib.evaluation.published import TABLE4_COLUMNS, TABLE4_METRICS, TABLE4_REGIONS
 from ra_lib.evaluation.readers import JOINT_KEYS, READER_PREFIX
 from ra_lib.stages.comparisons.tables import format_ci, holm_within, recomputed
@@ -102,11 +102,11 @@ def table4_ci(predictions: pd.DataFrame, *, reference: str = REFERENCE, threshol
             counts = {"n": len(scored), "n_pos": int(scored["label"].sum()), "n_patients": scored["patient"].nunique()}
             paired = paired_scores(part, model, reference) if model != reference and reference in models else None
             for metric, fn in fns.items():
-                ci = stats.bootstrap_ci(scored, fn, model=model, n_boot=n_boot, seed=seed, alpha=alpha)
+                ci = bootstrap.bootstrap_ci(scored, fn, model=model, n_boot=n_boot, seed=seed, alpha=alpha)
                 row = {"kind": kind, "region": region, "model": model, "metric": metric, "estimate": ci.estimate,
                        "lower": ci.lower, "upper": ci.upper, **counts, "n_valid": ci.n_valid}
                 if paired is not None and len(paired):
-                    d = stats.bootstrap_diff(paired, fn, "score_a", "score_b", model_col=None, n_boot=n_boot,
+                    d = bootstrap.bootstrap_diff(paired, fn, "score_a", "score_b", model_col=None, n_boot=n_boot,
                                              seed=seed, alpha=alpha)
                     row.update(n_paired=len(paired), diff=d.diff, diff_lower=d.lower, diff_upper=d.upper, p=d.p)
                 rows.append(row)
@@ -196,7 +196,7 @@ def pr_auc_definitions(predictions: pd.DataFrame, models: Iterable[str] | None =
 def reader_comparisons(predictions: pd.DataFrame, *, models: Iterable[str] | None = None,
                        regions: Iterable[str] = TABLE4_REGIONS, threshold: float = 0.5, n_boot: int = 2000,
                        seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
-    """Each model against each reader on the joints both scored (:func:`ra_lib.evaluation.stats.compare_to_reader`).
+    """Each model against each reader on the joints both scored (:func:`ra_lib.evaluation.bootstrap.compare_to_reader`).
 
     One row per kind, region, model and reader: F-measures and their paired bootstrap difference
     (``f_diff``, CI, ``p_f``), sensitivity and specificity of both, and McNemar's test of
@@ -214,7 +214,7 @@ def reader_comparisons(predictions: pd.DataFrame, *, models: Iterable[str] | Non
         paired = paired_scores(part, model, reader).rename(columns={"score_a": "probability", "score_b": "call"})
         if paired.empty:
             continue
-        result = stats.compare_to_reader(paired, "call", threshold=threshold, n_boot=n_boot, seed=seed, alpha=alpha)
+        result = bootstrap.compare_to_reader(paired, "call", threshold=threshold, n_boot=n_boot, seed=seed, alpha=alpha)
         t = result.table
         rows.append({"kind": kind, "region": region, "model": model_label(model), "reader": reader[len(READER_PREFIX):],
                      "n": len(paired), "f_model": t.loc["model", "f_measure"], "f_reader": t.loc["reader", "f_measure"],

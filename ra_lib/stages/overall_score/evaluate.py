@@ -9,7 +9,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from ra_lib.evaluation import metrics, stats
+from ra_lib.evaluation import bootstrap, metrics, stats
 from ra_lib.stages.overall_score.settings import MAIN_VARIANT, N_BOOT
 from ra_lib.stages.overall_score.targets import N_HAND_SITES, hand_scores, hands_per_unit, unit_ids
 from ra_lib.stages.overall_score.train import MEAN_BASELINE, PREDICTION_COLUMNS
@@ -41,11 +41,11 @@ def agreement_table(predictions: pd.DataFrame, split: str = "test", by: str = "v
 
 
 def mae_versus_baseline(predictions: pd.DataFrame, variant: str = MAIN_VARIANT, split: str = "test",
-                        id_column: str = "hand_id", n_boot: int = N_BOOT, seed: int = 0) -> stats.BootstrapDiffResult:
+                        id_column: str = "hand_id", n_boot: int = N_BOOT, seed: int = 0) -> bootstrap.BootstrapDiffResult:
     """MAE of ``variant`` minus the mean baseline's on one split, with a paired patient-clustered bootstrap
-    interval (:func:`ra_lib.evaluation.stats.bootstrap_diff`); the model has learned when the interval is below 0."""
+    interval (:func:`ra_lib.evaluation.bootstrap.bootstrap_diff`); the model has learned when the interval is below 0."""
     rows = predictions[(predictions["split"] == split) & predictions["variant"].isin([variant, MEAN_BASELINE])]
-    return stats.bootstrap_diff(rows, metrics.mae, variant, MEAN_BASELINE, model_col="variant", score="score_pred",
+    return bootstrap.bootstrap_diff(rows, metrics.mae, variant, MEAN_BASELINE, model_col="variant", score="score_pred",
                                 label="score_true", keys=[id_column, "patient"], cluster="patient", n_boot=n_boot,
                                 seed=seed)
 

@@ -20,7 +20,7 @@ from ra_lib.core import artifacts as store
 from ra_lib.core import contracts
 from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
-from ra_lib.evaluation.stats import BootstrapDiffResult
+from ra_lib.evaluation.bootstrap import BootstrapDiffResult
 from ra_lib.stages.overall_score import evaluate
 from ra_lib.stages.overall_score.data import ScoreData, cache_size, preload_images
 from ra_lib.stages.overall_score.models import VARIANT_LABELS
