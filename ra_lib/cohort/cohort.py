@@ -70,7 +70,7 @@ class Cohort:
         if mirror_to_right and hand == "L":
             crop = geometry.mirror(crop)
         if size is not None:
-            crop = geometry.resize(crop, size)
+            crop = np.clip(geometry.resize(crop, size), 0.0, 1.0)  # float rounding may step past 1
         return np.ascontiguousarray(crop, dtype=np.float32)
 
 

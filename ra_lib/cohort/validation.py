@@ -85,6 +85,8 @@ def _check_images(raw: RawTables, root: Path, deep: bool, problems: list[Problem
     complete = flag_missing(problems, df, ("image_id", "path", "patient_id", "view"))
     flag(problems, df, df["image_id"].str.contains(":", regex=False), "image_id",
          "image ids may not contain ':' (it separates image and hand in hand ids)")
+    flag(problems, df, df["image_id"].str.contains(r"[\x00-\x1f\x7f]"), "image_id",
+         lambda r: f"image id {r['image_id']!r} contains a control character")
     flag_duplicates(problems, df, ["image_id"], df["image_id"] != "", "image_id")
     flag_each_value(problems, df, (df["view"] != "") & ~df["view"].isin(schema.VIEWS), "view",
                     lambda r: f"unknown view {r['view']!r}; expected one of {', '.join(schema.VIEWS)}")

@@ -97,6 +97,12 @@ def write_build_info(build: Path, stages: list[str]) -> Path:
     return path
 
 
+def _split_note(commit: str) -> tuple[str, str]:
+    """``"abc123 (with uncommitted changes)"`` -> ``("abc123", " (with uncommitted changes)")``."""
+    name, _, note = commit.partition(" (")
+    return name, f" ({note}" if note else ""
+
+
 def build_info_markdown(build: Path) -> str:
     """The "About this build" box (MyST) of a build; a short note when the build has no record."""
     path = build / BUILD_INFO
@@ -108,7 +114,7 @@ def build_info_markdown(build: Path) -> str:
     cohort += (": " + ", ".join(counts) if counts else "") + ")"
     rows = [("cohort", cohort), ("profile", f"`{info['profile']}`"), ("seed", str(info["seed"])),
             ("device", info["device"] or "CPU only (no stage takes a device)"),
-            ("built", f"{info['date']} from commit `{info['commit']}`")]
+            ("built", "{} from commit `{}`{}".format(info["date"], *_split_note(info["commit"])))]
     lines = [":::{admonition} About this build", ":class: note", "",
              "Written by the book's runner from the run that produced these pages.", "",
              *[f"- {name}: {value}" for name, value in rows], "",

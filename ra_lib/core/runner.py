@@ -44,7 +44,8 @@ KERNEL_DISPLAY_NAME = "Python (ra-book)"
 #: The kernel's environment, set in its kernel spec: figures render inline (``plt.show()`` and
 #: ``ra_lib.core.plots.show`` reach the notebook) whatever ``MPLBACKEND`` the calling shell exports.
 KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-#: CurveZMQ keys for the kernel's sockets: encrypted, so the kernel does not warn about plain TCP.
+#: CurveZMQ keys for the kernel's sockets (where pyzmq has Curve): encrypted, so the kernel does not
+#: warn about plain TCP.
 KERNEL_MANAGER_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 #: Book files copied next to the executed notebooks for rendering.
 RENDER_FILES = ("_config.yml", "_toc.yml", "references.bib")
@@ -112,16 +113,24 @@ def install_kernel() -> Path:
     return Path(spec.resource_dir)
 
 
-def _is_progress(text: str) -> bool:
-    return all(PROGRESS_LINE.search(part) for part in re.split(r"[\r\n]+", text) if part.strip())
+def _without_progress(text: str) -> str:
+    """``text`` less its progress-bar lines (and blank ones)."""
+    return "".join(ln + "\n" for ln in re.split(r"[\r\n]+", text) if ln.strip() and not PROGRESS_LINE.search(ln))
 
 
 def _tidy(notebook, stage: str, target: Path) -> None:
     """Drop progress-bar output (it is in the stage log) and record repository-relative paths."""
     for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs
-                            if not (o.output_type == "stream" and o.name == "stderr" and _is_progress(o.text))]
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            if output.output_type == "stream" and output.name == "stderr":
+                output.text = _without_progress(output.text)
+                if not output.text:
+                    continue
+            kept.append(output)
+        cell.outputs = kept
     notebook.metadata.papermill.update(input_path=f"{BOOK_DIR.name}/{stage}.py", output_path=_repo_relative(target))
 
 
@@ -129,6 +138,7 @@ def _execute(stage: str, parameters: dict, executed_dir: Path, log: Path) -> Non
     import jupytext
     import nbformat
     import papermill as pm
+    import zmq
     from traitlets.config import Config
 
     notebook = jupytext.read(BOOK_DIR / f"{stage}.py")
@@ -142,7 +152,7 @@ def _execute(stage: str, parameters: dict, executed_dir: Path, log: Path) -> Non
     try:
         executed = pm.execute_notebook(str(source), str(partial), parameters=parameters, kernel_name=KERNEL_NAME,
                                        cwd=str(REPO_ROOT), progress_bar=False, log_output=True,
-                                       config=Config(KERNEL_MANAGER_CONFIG))
+                                       config=Config(KERNEL_MANAGER_CONFIG if zmq.has("curve") else {}))
     except pm.PapermillExecutionError as error:
         line = next((ln for ln in reversed(error.source.splitlines()) if ln.strip()), "")
         raise StageFailed(f"stage {stage} failed in cell [{error.exec_count}] ({line.strip()[:80]}): "
@@ -320,11 +330,10 @@ def print_summary(results: list[StageResult], out=None) -> None:
 # -- rendering --------------------------------------------------------------------------------------
 
 def _render_inputs(build: Path) -> list[Path]:
-    """Every file the rendered HTML depends on."""
+    """Every file the rendered HTML depends on (besides the "About this build" box)."""
     files = [REPO_ROOT / name for name in RENDER_FILES] + sorted(BOOK_DIR.glob("*.md"))
     files += sorted((BOOK_DIR / "figures").glob("*")) + sorted((BOOK_DIR / "_ext").glob("*.py"))
-    files += sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
-    return files + [p for p in [build / build_record.BUILD_INFO] if p.exists()]
+    return files + sorted((build / "executed").glob("[0-9][0-9]_*.ipynb"))
 
 
 def render(build_dir: str = "_build", strict: bool = True, out=None) -> Path:
@@ -337,6 +346,8 @@ def render(build_dir: str = "_build", strict: bool = True, out=None) -> Path:
     build = (REPO_ROOT / build_dir).resolve()
     hasher = hashlib.sha256()
     hash_files(_render_inputs(build), hasher)
+    about = build_record.build_info_markdown(build)
+    hasher.update(about.encode())
     render_key = hasher.hexdigest()
     html, log = build / "html", build / "logs" / "render.log"
     key_file = html / KEY_FILE
@@ -357,7 +368,7 @@ def render(build_dir: str = "_build", strict: bool = True, out=None) -> Path:
             raise SystemExit(f"cannot render: stage {stage} has not been executed ({executed} missing); "
                              f"run `python -m ra_lib run` first")
         shutil.copy2(executed, source / "book" / executed.name)
-    (source / "book" / build_record.BUILD_INFO_PAGE).write_text(build_record.build_info_markdown(build))
+    (source / "book" / build_record.BUILD_INFO_PAGE).write_text(about)
     _copy_mathjax(source / "_vendor" / "mathjax")
     for folder in ("figures", "_ext"):
         shutil.copytree(BOOK_DIR / folder, source / "book" / folder, ignore=shutil.ignore_patterns("__pycache__"))

@@ -32,11 +32,11 @@ def test_parse_param_yaml_values():
     assert book._parse_param("device=cpu") == ("device", "cpu")
 
 
-def test_progress_output_is_recognised():
-    assert book._is_progress("epochs:  40%|####      | 4/10 [00:01<00:02, 2.9it/s]\r"
-                             "epochs:  50%|#####     | 5/10 [00:01<00:01, 3.0it/s]\r    \r")
-    assert book._is_progress("batches: 7it [00:03, 2.1it/s]\n")
-    assert not book._is_progress("UserWarning: something is off\n")
+def test_progress_bars_are_dropped_and_other_stderr_kept():
+    assert book._without_progress("epochs:  40%|####      | 4/10 [00:01<00:02, 2.9it/s]\r"
+                                  "epochs:  50%|#####     | 5/10 [00:01<00:01, 3.0it/s]\r    \r") == ""
+    assert book._without_progress("batches: 7it [00:03, 2.1it/s]\n") == ""
+    assert book._without_progress("loop: 7it [00:03, 2.1it/s]\rUserWarning: off\n\r  \r") == "UserWarning: off\n"
 
 
 def test_kernel_spec_renders_figures_inline():
