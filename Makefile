@@ -11,13 +11,13 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test unit smoke bench venv clean
+.PHONY: book test unit smoke bench venv lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing the pinned packages into $(VENV) (once)"
 	@$(PY) -m pip install --quiet --upgrade "pip>=24"
-	@$(PY) -m pip install --quiet -e ".[test]"
+	@$(PY) -m pip install --quiet -c requirements.lock -e ".[test]"
 	@$(PY) -m ra_lib kernel >/dev/null
 	@touch $(STAMP)
 
@@ -39,6 +39,12 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## Regenerate requirements.lock (every package, pinned) from pyproject.toml, the one source of the pins.
+lock:
+	$(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet pip-tools
+	$(VENV)-lock/bin/pip-compile --quiet --extra test --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
 
 clean:
 	rm -rf _build

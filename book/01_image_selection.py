@@ -119,7 +119,9 @@ figures.table2(result)
 # still trains.
 
 # %%
-figures.learning_curves(result, out / "learning_curves.png")
+figures.show(figures.learning_curves(result),
+             "Line plots of the training and validation cross-entropy per epoch of Model 1, Model 2 and the "
+             "three-class model.", out / "learning_curves.png")
 
 # %% [markdown]
 # Figure: training and validation loss per epoch of the three models; the weights of the epoch with
@@ -178,13 +180,18 @@ figures.rotation_table(result)
 # and the predicted class and both models' probabilities ($p_1$: one hand, $p_2$: both hands).
 
 # %%
-figures.gallery(result, cohort.load_image, n=gallery_images, path=out / "misclassified.png")
+figures.show(figures.gallery(result, cohort.load_image, n=gallery_images),
+             "Grid of the upright test radiographs that the fused models misclassified, each titled with its true "
+             "and predicted class and both models' probabilities.", out / "misclassified.png")
 
 # %% [markdown]
 # Figure: misclassified upright test images of the fused models.
 
 # %%
-figures.gallery(result, cohort.load_image, rotated=True, n=gallery_images, path=out / "misclassified_rotated.png")
+figures.show(figures.gallery(result, cohort.load_image, rotated=True, n=gallery_images),
+             "Grid of the test hand radiographs turned a quarter counter-clockwise that the fused models "
+             "misclassified, each titled with its true and predicted class and both models' probabilities.",
+             out / "misclassified_rotated.png")
 
 # %% [markdown]
 # Figure: test hands turned by 90 degrees that the fused models misclassify (the paper's Fig. 4a case).

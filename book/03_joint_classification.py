@@ -41,7 +41,7 @@ fc_layers = None  # hidden fully connected layers
 fc_width = None  # units per hidden layer
 dropout = None
 init = None  # "he" or "random" (normal, sd 0.05) for the fully connected layers
-batch_crops = None  # crops per batch (samples per batch = batch_crops / crops per sample)
+batch_crops = None  # crops per batch (divided by the crops per sample: samples per batch)
 lr = None  # Adam learning rate
 epochs = None  # at most this many epochs (the paper: 100)
 patience = None  # early stopping after this many epochs without a lower validation loss (the paper: 10)
@@ -57,12 +57,12 @@ import dataclasses
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store
+from ra_lib.core import plots
 from ra_lib.core.contracts import DETECTION
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import classification
@@ -214,9 +214,9 @@ evaluate.published_table4()
 # ## Precision-recall curves (Fig. 6)
 
 # %%
-fig = figures.plot_pr_curves(evaluate.pr_curves(result.oof), result.evaluation)
-store.save_figure(fig, out / "pr_curves.png")
-plt.show()
+plots.show(figures.plot_pr_curves(evaluate.pr_curves(result.oof), result.evaluation),
+           "Precision-recall curves of the four models for erosion and JSN in each region, with each reader's "
+           "operating point as an open marker and the prevalence as a dotted line.", out / "pr_curves.png")
 
 # %% [markdown]
 # Figure: precision against recall of the four models for each kind (rows) and region (columns), the
@@ -228,8 +228,9 @@ plt.show()
 
 # %%
 fig, caption = figures.showcase_figure(result.oof, crops.index, cohort.load_image, settings.threshold)
-store.save_figure(fig, out / "joint_outcomes.png")
-plt.show()
+plots.show(fig, "The joints of one test radiograph drawn once per model, erosion above and JSN below, each joint "
+           "centre coloured as a true positive, true negative, false negative or false positive.",
+           out / "joint_outcomes.png")
 display(Markdown(caption))
 
 # %% [markdown]

@@ -9,7 +9,8 @@
 # # Stage 4: Grading each joint
 #
 # ```{admonition} What this reproduces
-# {cite}`nguyenba_ra2` (sections 4.2, 5.2, 6): each joint crop is graded by a classifier, JSN 0-4 and
+# {cite}`nguyenba_ra2` (sections 4.2, 5.2, 6; an entry to the RA2-DREAM challenge {cite}`sun2022ra2dream`,
+# whose hand and foot radiographs it graded): each joint crop is graded by a classifier, JSN 0-4 and
 # erosion 0-5, with an EfficientNet, oversampling of the rare grades (an imbalanced-dataset sampler), SGD
 # (learning rate 0.001, momentum 0.9, L2 0.001 for JSN and 0.005 for erosion) and a 90 / 10 split; it
 # reports accuracy and balanced accuracy (57.6 % / 60.1 % JSN, 17 % / 18.6 % erosion).
@@ -45,12 +46,12 @@ weights_path = None  # optional local ImageNet weights of the EfficientNet (pape
 # %% tags=["remove-cell"]
 import dataclasses
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from ra_lib.cohort.cohort import load_cohort
 from ra_lib.core import artifacts as store
+from ra_lib.core import plots
 from ra_lib.core.profiles import resolve
 from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
@@ -88,9 +89,9 @@ display(Markdown(f"{data.counts['rows']} scored hand sites; {data.counts['flagge
 data.split_table()
 
 # %%
-fig = figures.plot_grade_counts(data)
-store.save_figure(fig, out / "grade_counts.png")
-plt.show()
+plots.show(figures.plot_grade_counts(data),
+           "Bar chart on a log scale of the training crops per JSN and erosion grade, dominated by grade 0.",
+           out / "grade_counts.png")
 
 # %% [markdown]
 # Training crops per grade (log scale). Grade 0 dominates, as in both papers: a classifier that always
@@ -105,9 +106,9 @@ plt.show()
 
 # %%
 for kind in ("jsn", "erosion"):
-    fig = figures.plot_example_crops(data, kind, seed=seed)
-    store.save_figure(fig, out / f"example_crops_{kind}.png")
-    plt.show()
+    plots.show(figures.plot_example_crops(data, kind, seed=seed),
+               f"Grid of standardised {kind.replace('jsn', 'JSN')} network inputs from the training "
+               "split, one row per grade.", out / f"example_crops_{kind}.png")
 
 # %% [markdown]
 # Network inputs of the training split, one row per grade (JSN above, erosion below): crops resized to
@@ -123,9 +124,9 @@ for kind in ("jsn", "erosion"):
 # with $w_c = N / (C\, n_c)$, so that $w_c\, n_c$ is the same for every grade.
 
 # %%
-fig = figures.plot_learning_curves(result.remedies.histories)
-store.save_figure(fig, out / "learning_curves.png")
-plt.show()
+plots.show(figures.plot_learning_curves(result.remedies.histories),
+           "Line plots of the training (solid) and validation (dashed) loss per epoch of the three imbalance "
+           "remedies for JSN and erosion.", out / "learning_curves.png")
 
 # %% [markdown]
 # Loss per epoch on the training crops (solid) and on the validation crops (dashed); each network keeps
@@ -151,9 +152,10 @@ display(Markdown(evaluate.learning_summary(evaluate.learning_check(table), setti
 # %%
 matrices = evaluate.confusion_matrices(result.predictions)
 for kind in ("jsn", "erosion"):
-    fig = figures.plot_confusion_matrices(matrices, kind)
-    store.save_figure(fig, out / f"confusion_{kind}.png")
-    plt.show()
+    plots.show(figures.plot_confusion_matrices(matrices, kind),
+               f"Row-normalised {kind.replace('jsn', 'JSN')} confusion matrices of the test split, "
+               "true grade against predicted grade, one per imbalance remedy.",
+               out / f"confusion_{kind}.png")
 
 # %% [markdown]
 # Row-normalised confusion matrices of the test split (as paper 004 Fig. 6): each row is one true grade and
@@ -201,20 +203,21 @@ else:
                      "model trained (a) plain, (b) oversampled, (c) class-weighted) for comparison; it reports "
                      "that the CDF head improved the MSE slightly over one output:"))
     display(pd.DataFrame(published.GRADING_TABLE3).T)
-    fig = figures.plot_survival_examples(result.regression, CDF)
-    store.save_figure(fig, out / "survival_examples.png")
-    plt.show()
+    plots.show(figures.plot_survival_examples(result.regression, CDF),
+               "Curves of the predicted probability that the eroded surface reaches k % for six test joints, with "
+               "median, 80 % interval and true value marked.", out / "survival_examples.png")
     display(Markdown("Predicted $P(y \\ge k)$ of six test joints spread over the range of true values, with "
                      "the median (dotted), the 80 % interval (shaded) and the true eroded surface (red)."))
-    fig = figures.plot_predicted_vs_true(result.regression)
-    store.save_figure(fig, out / "predicted_vs_true.png")
-    plt.show()
+    plots.show(figures.plot_predicted_vs_true(result.regression),
+               "Scatter plots of the predicted median against the true eroded surface of the test joints for the "
+               "CDF head, with its 80 % intervals as bars, and the one-output regression; the identity dashed.",
+               out / "predicted_vs_true.png")
     display(Markdown("Predicted median against true eroded surface on the test split (the one-output "
                      "model's single value); bars: the CDF head's 80 % interval. The dashed line is perfect "
                      "agreement."))
-    fig = figures.plot_pit(evaluate.pit(result.regression, CDF, seed=seed))
-    store.save_figure(fig, out / "pit.png")
-    plt.show()
+    plots.show(figures.plot_pit(evaluate.pit(result.regression, CDF, seed=seed)),
+               "Histogram of the probability integral transform of the true eroded surfaces under their predicted "
+               "distributions, against the flat line of calibrated forecasts.", out / "pit.png")
     display(Markdown("Calibration: the (randomised) probability integral transform of each true value under "
                      "its predicted distribution. Calibrated forecasts give a flat histogram (dashed); a "
                      "U shape means intervals too narrow, a hump too wide, a slope towards 1 predictions too "
@@ -241,9 +244,10 @@ if not result.grade_cdf:
 else:
     display(result.grade_cdf_table())
     for kind, fitted in result.grade_cdf.items():
-        fig = figures.plot_survival_examples(fitted, CDF_GRADES)
-        store.save_figure(fig, out / f"grade_survival_examples_{kind}.png")
-        plt.show()
+        plots.show(figures.plot_survival_examples(fitted, CDF_GRADES),
+                   f"Step curves of the predicted probability that the {kind.replace('jsn', 'JSN')} grade is "
+                   "at least k for six test joints, with median, 80 % interval and true grade marked.",
+                   out / f"grade_survival_examples_{kind}.png")
     display(Markdown("Test-split RMSE and MAE of the predictive mean grade, the CRPS (averaged over the $K$ "
                      "thresholds, so on the same scale for both kinds) and the 80 % interval coverage; the "
                      "figures show the predicted $P(g \\ge k)$ of six test joints per kind (erosion, then "

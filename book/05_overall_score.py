@@ -33,12 +33,12 @@ weights_path = None  # optional local pre-trained weights (paper 003 Table 5 use
 # %% tags=["remove-cell"]
 import dataclasses
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
 from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store
+from ra_lib.core import plots
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import overall_score as overall
 from ra_lib.stages.overall_score import figures
@@ -90,9 +90,9 @@ display(Markdown(f"{len(data.units)} of {result.n_targets} {settings.unit}s have
 split_summary(data.units)
 
 # %%
-fig = figures.plot_score_distribution(data, settings.unit)
-store.save_figure(fig, out / "score_distribution.png")
-plt.show()
+plots.show(figures.plot_score_distribution(data, settings.unit),
+           f"Histogram of the overall SvdH score per {settings.unit}, skewed towards low scores.",
+           out / "score_distribution.png")
 
 # %% [markdown]
 # Figure: distribution of the overall score (the paper's Fig. 2). Like the paper's cohort it is skewed
@@ -103,9 +103,9 @@ plt.show()
 # ## Images and augmentation
 
 # %%
-fig = figures.plot_augmentation(data, seed)
-store.save_figure(fig, out / "augmentation.png")
-plt.show()
+plots.show(figures.plot_augmentation(data, seed),
+           "The highest-scored training radiograph as cached, followed by four random augmented training crops of "
+           "it.", out / "augmentation.png")
 
 # %% [markdown]
 # Figure: one training image as cached and four random training crops of it.
@@ -169,9 +169,9 @@ display(Markdown(
 # profile trains it.
 
 # %%
-fig = figures.plot_learning_curves(result.trained)
-store.save_figure(fig, out / "learning_curves.png")
-plt.show()
+plots.show(figures.plot_learning_curves(result.trained),
+           "Line plots of the training and validation smooth loss per epoch, one panel per network variant.",
+           out / "learning_curves.png")
 
 # %% [markdown]
 # Figure: training and validation loss (smooth loss on the z-scored target) per epoch of each variant.
@@ -194,9 +194,10 @@ display(Markdown(result.verdict(profile)))
 
 # %%
 main_test = result.main_test_predictions()
-fig = figures.plot_test_agreement(main_test["score_true"], main_test["score_pred"], settings.unit)
-store.save_figure(fig, out / "predicted_vs_true.png")
-plt.show()
+plots.show(figures.plot_test_agreement(main_test["score_true"], main_test["score_pred"], settings.unit),
+           f"Scatter plot of predicted against true overall score of the test {settings.unit}s beside their "
+           "Bland-Altman plot of difference against mean with the limits of agreement.",
+           out / "predicted_vs_true.png")
 
 # %% [markdown]
 # Figure: left, predicted against true overall score of the test units (dashed: identity; the paper's

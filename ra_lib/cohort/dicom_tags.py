@@ -102,10 +102,10 @@ def pixel_settings(path: Path, ds: pydicom.Dataset) -> dict:
     if samples == 3:
         _whole(path, ds, "PlanarConfiguration", 0, 0, 1)
     if photometric == "PALETTE COLOR":
-        _lut_descriptor(path, ds, "RedPaletteColorLookupTableDescriptor", error=True)
+        _lut_descriptor(path, ds, "RedPaletteColorLookupTableDescriptor", error=True, depths=(8, 16))
     notes: list[str] = []
     if samples == 1:
-        _check_modality_lut(path, ds)
+        _check_modality_lut(path, ds, notes)
     settings = {"rows": rows, "columns": columns, "bits_allocated": bits_allocated, "bits_stored": bits_stored,
                 "samples": samples, "photometric": photometric, "warnings": notes,
                 "voi": _voi(path, ds, notes) if photometric in ("MONOCHROME1", "MONOCHROME2") else None}
@@ -150,28 +150,33 @@ def _whole(path: Path, ds: pydicom.Dataset, keyword: str, default: int | None, l
     return int(number)
 
 
-def _check_modality_lut(path: Path, ds: pydicom.Dataset) -> None:
+def _check_modality_lut(path: Path, ds: pydicom.Dataset, notes: list[str]) -> None:
     sequence = _value(path, ds, "ModalityLUTSequence")
     if sequence is not None:
-        if len(sequence) == 0 or not _lut_descriptor(path, sequence[0], "LUTDescriptor", error=True):
+        if len(sequence) == 0 or not _lut_descriptor(path, sequence[0], "LUTDescriptor", depths=(8, 16)):
             raise ImageReadError(path, "ModalityLUTSequence is empty or malformed")
         return
     slope, intercept = _value(path, ds, "RescaleSlope"), _value(path, ds, "RescaleIntercept")
+    if (slope is None) != (intercept is None):  # pydicom, as the standard, applies the pair or nothing
+        notes.append(f"{'RescaleSlope' if intercept is None else 'RescaleIntercept'} without its partner: "
+                     "ignored, the stored values are used")
+        return
     if slope is not None and not (math.isfinite(_number(slope)) and _number(slope) != 0):
         raise ImageReadError(path, f"RescaleSlope {str(slope)[:40]!r} must be a finite number other than 0")
     if intercept is not None and not math.isfinite(_number(intercept)):
         raise ImageReadError(path, f"RescaleIntercept {str(intercept)[:40]!r} must be a finite number")
 
 
-def _lut_descriptor(path: Path, item, keyword: str, error: bool = False) -> bool:
-    """Whether a LUT descriptor (entries, first value, bits) and its data fit; raise instead when ``error``."""
+def _lut_descriptor(path: Path, item, keyword: str, error: bool = False, depths=range(8, 17)) -> bool:
+    """Whether a LUT descriptor (entries, first value, bits in ``depths``) and its data fit; raise instead
+    when ``error``."""
     try:
         descriptor = item.get(keyword)
         entries, _, bits = (int(v) for v in descriptor)
         data = item.get("LUTData") if keyword == "LUTDescriptor" else item.get("RedPaletteColorLookupTableData")
         entries = entries or 65536
         count = len(data) if isinstance(data, (list, MultiValue)) else len(data or b"") // (1 if bits <= 8 else 2)
-        usable = 2 <= entries and 1 <= bits <= 16 and count >= entries
+        usable = 2 <= entries and bits in depths and count >= entries
     except Exception:
         usable = False
     if not usable and error:

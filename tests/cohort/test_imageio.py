@@ -242,6 +242,12 @@ def test_unusable_window_falls_back_to_min_max_with_a_warning(tmp_path, window, 
     np.testing.assert_allclose(image, _minmax(hand_array()), atol=1e-6)
 
 
+def test_a_lone_rescale_slope_is_ignored_with_a_warning(tmp_path):
+    image, meta = read_image(_broken(tmp_path, RescaleSlope="1e308"))
+    assert meta["warnings"] == ["RescaleSlope without its partner: ignored, the stored values are used"]
+    np.testing.assert_allclose(image, _minmax(hand_array()), atol=1e-6)
+
+
 def test_window_far_outside_the_pixels_gives_a_blank_image_warning(tmp_path):
     image, meta = read_image(_broken(tmp_path, window=(1e12, 10.0)))
     assert _valid(image) and any("blank image" in w for w in meta["warnings"])

@@ -1,6 +1,4 @@
 """The YAML manifest: keys, defaults, file / line / key of every problem, and limits on hostile YAML."""
-from pathlib import Path
-
 import pytest
 import yaml
 

@@ -3,14 +3,15 @@
 ``tables: {dicom_dir: dicoms/, joint_scores: scores.csv, landmarks: ..., views: views.csv}``.
 
 * Every regular file under ``dicom_dir`` (recursively; hidden files and ``DICOMDIR`` skipped)
-  must be a DICOM image; anything else is a problem naming the file.
+  must be a DICOM image; anything else is a problem naming the file. Links to folders are not
+  followed (a warning each).
 * ``image_id`` is the SOPInstanceUID: unique by the DICOM standard, it survives renaming and
   re-export (PACS exports often repeat file names such as ``IM0001`` in every series folder).
   The score, landmark, reader and views tables use it as their ``image_id``.
 * ``patient_id`` = PatientID (pseudonymised on loading), ``study_date`` = StudyDate,
   ``body_part`` = BodyPartExamined. Names and birth dates are not read.
 * The view is inferred by :func:`infer_view`; a ``views`` table (columns ``image_id, view``)
-  overrides it image by image. Inference is a first guess only: paper 000 shows that tags
+  overrides it image by image (an image listed twice is an error). Inference is a first guess only: paper 000 shows that tags
   (HAND vs EXTREMITY) do not separate hand radiographs reliably, which is what stage 1 is for.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Stage 1 tables and figures for the chapter; each takes a :class:`~.stage.SelectionResult`.
 
 On a cohort where nothing was trained (``result.skipped``) every helper that needs the models returns
-a short Markdown note instead. Figures are saved to ``path`` (when given), closed, and returned, so a
-notebook cell shows each exactly once.
+a short Markdown note instead. Figures are saved to ``path`` (when given), closed, and returned; the
+chapter passes each to :func:`show`, which displays it with its alt text or displays the note in its place.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
 from ra_lib.core import geometry, plots
@@ -42,6 +42,15 @@ def _finish(fig, path: str | Path | None):
         save_figure(fig, path)
     plt.close(fig)
     return fig
+
+
+def show(figure, alt: str, path: str | Path | None = None) -> None:
+    """Display a helper's figure with ``alt`` as its alt text (saved to ``path``) through
+    :func:`ra_lib.core.plots.show`, or the Markdown note the helper returned in its place."""
+    if isinstance(figure, Markdown):
+        display(figure)
+    else:
+        plots.show(figure, alt, path)
 
 
 def tag_table(images: pd.DataFrame) -> pd.DataFrame:
