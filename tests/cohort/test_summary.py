@@ -89,3 +89,12 @@ def test_view_examples_are_reproducible():
     first = cohort_summary.view_examples(images, per_view=2, seed=1)
     assert list(first["view"]) == ["left_hand", "right_hand", "both_hands", "other", "other"]
     assert first.equals(cohort_summary.view_examples(images, per_view=2, seed=1))
+
+
+def test_description_says_synthetic_only_for_a_generated_cohort():
+    def cohort(synthetic):
+        manifest = SimpleNamespace(cohort="c1", format="native", synthetic=synthetic, description="Ward 3.")
+        return SimpleNamespace(manifest=manifest)
+    assert "**synthetic**" in cohort_summary.description(cohort({"profile": "smoke"}))
+    text = cohort_summary.description(cohort(None))
+    assert "synthetic" not in text and "**c1**" in text and text.endswith("Ward 3.")
