@@ -8,8 +8,8 @@ import pydicom.data
 import pytest
 from PIL import Image
 from pydicom.pixels import get_decoder
-from pydicom.uid import (DeflatedExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1,
-                         JPEGLSLossless, MPEG2MPML, RLELossless)
+from pydicom.uid import (JPEG2000, DeflatedExplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit,
+                         JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless, MPEG2MPML, RLELossless)
 
 from fixtures.builders import (BIRTH_DATE, PATIENT_NAME, hand_array, lossless_jpeg, raw_tags, write_dicom,
                                write_jpeg, write_png)
@@ -66,12 +66,25 @@ def test_bit_depths_read_to_unit_range(tmp_path, bits):
     np.testing.assert_allclose(image, _minmax(values), atol=1e-6)
 
 
-@pytest.mark.parametrize("syntax", [JPEG2000Lossless, RLELossless])
+@pytest.mark.parametrize("syntax", [JPEG2000Lossless, RLELossless, JPEGLSLossless])
 def test_lossless_compressed_dicom_reads_like_uncompressed(tmp_path, pixels, syntax):
     plain, _ = read_image(_dicom(tmp_path, pixels))
     image, meta = read_image(_dicom(tmp_path, pixels, name="compressed.dcm", syntax=syntax))
     assert meta["transfer_syntax"] == str(syntax)
     np.testing.assert_array_equal(image, plain)
+
+
+@pytest.mark.parametrize("syntax", [JPEG2000, JPEGLSNearLossless])
+def test_lossy_compressed_dicom_round_trips_closely(tmp_path, syntax):
+    values = hand_array().astype(np.uint16)
+    plain, _ = read_image(_dicom(tmp_path, values))
+    options = {"j2k_psnr": [60]} if syntax == JPEG2000 else {"jls_error": 2}
+    ds = pydicom.dcmread(tmp_path / "image.dcm")
+    ds.compress(syntax, **options)
+    ds.save_as(tmp_path / "lossy.dcm", enforce_file_format=True)
+    image, meta = read_image(tmp_path / "lossy.dcm")
+    assert meta["transfer_syntax"] == str(syntax) and _valid(image)
+    np.testing.assert_allclose(image, plain, atol=0.02)
 
 
 def test_jpeg_lossless_dicom_decodes_exactly(tmp_path, pixels):

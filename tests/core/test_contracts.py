@@ -29,7 +29,7 @@ def expand(pattern: str) -> list[str]:
 
 
 def documented_names() -> dict[str, set[str]]:
-    """Headline names per stage from the doc's ``### <stage id>`` sections (first table column, in backticks)."""
+    """Headline names per stage from the doc's ``### <stage id>`` sections (each backticked name of a table's first column)."""
     names: dict[str, set[str]] = {}
     stage = None
     in_headlines = False
@@ -41,7 +41,9 @@ def documented_names() -> dict[str, set[str]]:
             stage = line[4:].strip().strip("`")
             names[stage] = set()
         elif in_headlines and stage and line.startswith("| `"):
-            names[stage].update(expand(line.split("`")[1]))
+            first_cell = line.split("|")[1]
+            for pattern in re.findall(r"`([^`]+)`", first_cell):
+                names[stage].update(expand(pattern))
     return names
 
 
