@@ -86,8 +86,8 @@ if scored:
     (grades.T / grades.sum(axis=1)).mul(100).plot.bar(ax=ax, width=0.8)
     ax.set(xlabel="SvdH grade", ylabel="% of joints", title="Grade distribution by kind")
     ax.legend(title="kind")
-    store.save_figure(fig, out / "grade_distribution.png")
-    plt.show()
+    plots.show(fig, "Bar chart of the share of joints at each SvdH grade, for erosion and for joint space "
+                    "narrowing.", out / "grade_distribution.png")
 
 # %% [markdown]
 # Figure: share of joints at each SvdH grade, erosion (0-5) and joint space narrowing (0-4).
@@ -109,8 +109,8 @@ if scored:
     fig, ax = plt.subplots(figsize=(7, 3))
     ax.hist(hand_totals["total"], bins=30, color="#2a6f97")
     ax.set(xlabel="SvdH score per hand (0-140)", ylabel="hands", title="Overall damage per hand")
-    store.save_figure(fig, out / "hand_scores.png")
-    plt.show()
+    plots.show(fig, "Histogram of the per-hand SvdH score (erosion plus joint space narrowing).",
+               out / "hand_scores.png")
 
 # %% [markdown]
 # Figure: distribution of the per-hand SvdH score (erosion + JSN), the target of stage 5.
@@ -127,8 +127,8 @@ for ax, row in zip(axes, examples.itertuples(index=False)):
     plots.show_radiograph(ax, cohort.load_image(row.image_id), title=row.view.replace("_", " "))
     plots.draw_landmarks(ax, cohort.landmarks[cohort.landmarks["image_id"] == row.image_id], size=8)
 plots.group_legend(fig, kinds=("erosion", "jsn"))
-store.save_figure(fig, out / "gallery.png")
-plt.show()
+plots.show(fig, "Example radiographs of each view, with the SvdH joint centres marked and coloured by "
+                "joint group.", out / "gallery.png")
 
 # %% [markdown]
 # Figure: example radiographs of each view with the SvdH joint centres (markers coloured by joint group).
@@ -150,8 +150,8 @@ if synthetic:
             ax.set_axis_off()
         for ax, (grade, crop) in zip(row_axes, sorted(crops.items())):
             plots.show_radiograph(ax, crop, title=f"{kind.upper()} grade {grade}")
-    store.save_figure(fig, out / "joint_grades.png")
-    plt.show()
+    plots.show(fig, "One synthetic MCP joint rendered at every JSN grade (top row) and every erosion grade "
+                    "(bottom row).", out / "joint_grades.png")
 else:
     display(Markdown("*Not a synthetic cohort: no rendered grade series.*"))
 

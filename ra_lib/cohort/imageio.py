@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
 
 from ra_lib.cohort.dicom_tags import HEADER_READ_TAGS, MAX_PIXELS, header_fields, pixel_settings, set_transfer_syntax
+from ra_lib.cohort.paths import is_file
 from ra_lib.core.errors import ImageReadError
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -110,7 +111,7 @@ class _one_file:
 
 
 def _existing_format(path: Path) -> str:
-    if not path.is_file():
+    if not is_file(path):
         raise ImageReadError(path, "file not found")
     try:
         return file_format(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ra_lib.cohort.paths import display_path, outside_reason
+from ra_lib.cohort.paths import display_path, is_file, outside_reason
 from ra_lib.cohort.sites import HAND_LANDMARKS
 from ra_lib.core.errors import ManifestError, Problem
 
@@ -109,12 +109,13 @@ def load_manifest(path: str | Path) -> Manifest:
     synthetic = data.get("synthetic")
     if synthetic is not None and not (isinstance(synthetic, dict) and all(isinstance(k, str) for k in synthetic)):
         bad("synthetic", "must be a mapping such as {profile: quick, seed: 0}")
+    fmt = fmt if isinstance(fmt, str) else None
     tables = _check_tables(data.get("tables"), fmt, bad)
-    landmark_map = _check_landmark_map(data.get("landmark_map") or {}, bad)
+    landmark_map = _check_landmark_map(_given(data, "landmark_map", {}), bad)
     ignore_landmarks = _string_list(data, "ignore_landmarks", bad)
     ignore_columns = _string_list(data, "ignore_columns", bad)
-    folds = _check_fold_spec(data.get("folds") or {}, bad)
-    salt_file = _check_privacy(data.get("privacy") or {}, bad)
+    folds = _check_fold_spec(_given(data, "folds", {}), bad)
+    salt_file = _check_privacy(_given(data, "privacy", {}), bad)
     if problems:
         raise ManifestError(problems)
     return Manifest(path=path, cohort=cohort.strip(), format=fmt, tables=tables,
@@ -132,7 +133,7 @@ def _read_yaml(path: Path, shown: str) -> tuple[object, dict]:
         raise ManifestError([Problem(shown, line, None, message)])
 
     try:
-        if not path.is_file():
+        if not is_file(path):
             fail("manifest not found")
         size = path.stat().st_size
         if size > MAX_MANIFEST_BYTES:
@@ -237,6 +238,12 @@ def _key_lines(root, shown: str) -> tuple[dict[str, int], list[Problem]]:
 
 # --- checking the keys -------------------------------------------------------------------------
 
+def _given(data: dict, key: str, empty):
+    """The value of an optional key; ``empty`` only when absent or null (``''`` or ``0`` stay, to be refused)."""
+    value = data.get(key)
+    return empty if value is None else value
+
+
 def _check_tables(tables, fmt, bad) -> dict:
     if not isinstance(tables, dict):
         bad("tables", "required: a mapping of table names to paths relative to data_root")
@@ -270,7 +277,7 @@ def _check_landmark_map(landmark_map, bad) -> dict:
 
 
 def _string_list(data: dict, key: str, bad) -> tuple[str, ...]:
-    value = data.get(key) or []
+    value = _given(data, key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         bad(key, "must be a list of strings")
         return ()

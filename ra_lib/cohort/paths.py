@@ -31,3 +31,19 @@ def outside_reason(relative: str) -> str | None:
     if normal == ".." or normal.startswith("../"):
         return "leaves the data root ('..')"
     return None
+
+
+def is_file(path: str | Path) -> bool:
+    """``Path.is_file`` that says ``False`` instead of raising for a name too long or holding a NUL."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | Path) -> bool:
+    """``Path.is_dir`` that says ``False`` instead of raising for a name too long or holding a NUL."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False

@@ -71,9 +71,12 @@ def flag_duplicates(problems: list[Problem], df: pd.DataFrame, key: list[str], m
     flag(problems, keyed, dup, key[-1], message)
 
 
-def check_grades(df: pd.DataFrame | None, views: dict, problems: list[Problem], table: str,
+def check_grades(df: pd.DataFrame | None, images: pd.DataFrame, problems: list[Problem], table: str,
                  foot: bool = False) -> pd.DataFrame:
-    """Validate a long score table (joint_scores, readers or RA2 feet); return it with integer grades (-1 = bad)."""
+    """Validate a long score table (joint_scores, readers or RA2 feet) against the checked ``images``;
+    return it with integer grades (-1 = bad)."""
+    views = dict(zip(images["image_id"], images["view"]))
+    paths = dict(zip(images["image_id"], images["path"]))
     df = empty_table("readers" if table == "readers" else "joint_scores") if df is None else df.copy()
     key = ["image_id", "hand", "kind", "site"]
     if table == "readers":
@@ -90,7 +93,8 @@ def check_grades(df: pd.DataFrame | None, views: dict, problems: list[Problem], 
         view = df["image_id"].map(views)
         on_image = [h in schema.VIEW_TO_HANDS.get(v, ()) for h, v in zip(df["hand"], view)]
         flag(problems, df, known_image & valid_hand & ~np.array(on_image, dtype=bool), "hand",
-             lambda r: f"hand {r['hand']} is not on image {r['image_id']!r} (view {views[r['image_id']]})")
+             lambda r: f"hand {r['hand']} is not on image {r['image_id']!r} (view {views[r['image_id']]}, "
+                       f"file {paths[r['image_id']]})")
     catalogue = {(s.kind, s.site): s.max_grade for s in (FOOT_SITES if foot else HAND_SITES)}
     valid_kind = df["kind"].isin(KINDS)
     flag_each_value(problems, df, (df["kind"] != "") & ~valid_kind, "kind",

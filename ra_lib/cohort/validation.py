@@ -20,7 +20,7 @@ from ra_lib.cohort.folds import patient_folds
 from ra_lib.cohort.hands import split_by_landmarks
 from ra_lib.cohort.imageio import image_header, read_image
 from ra_lib.cohort.manifest import MIN_FOLDS, Manifest
-from ra_lib.cohort.paths import display_path, outside_reason
+from ra_lib.cohort.paths import display_path, is_dir, outside_reason
 from ra_lib.cohort.privacy import load_or_create_salt, pseudonym
 from ra_lib.cohort.row_checks import (check_grades, check_landmarks, flag, flag_duplicates, flag_each_value,
                                       flag_missing, numbers, whole)
@@ -54,7 +54,7 @@ def validate(manifest: Manifest, data_root: str | Path | None = None,
     data root itself is missing.
     """
     root = manifest.resolve_data_root(data_root)
-    if not root.is_dir():
+    if not is_dir(root):
         hint = (" (a generated cohort: generate it first, see its synthetic: settings)"
                 if manifest.synthetic else "")
         return None, [manifest.problem("data_root", f"data root not found: {display_path(root)}{hint}")]
@@ -63,11 +63,10 @@ def validate(manifest: Manifest, data_root: str | Path | None = None,
     images = _check_images(raw, root, deep, problems)
     if images.empty and not any(p.severity == "error" for p in problems):
         problems.append(manifest.problem("tables", "the cohort has no images"))
-    views = dict(zip(images["image_id"], images["view"]))
-    scores = check_grades(raw.scores, views, problems, "joint_scores")
-    _check_complete_hands(scores, problems)
-    foot_scores = check_grades(raw.foot_scores, views, problems, "foot_scores", foot=True)
-    readers = check_grades(raw.readers, views, problems, "readers")
+    scores = check_grades(raw.scores, images, problems, "joint_scores")
+    _check_complete_hands(scores, images, problems)
+    foot_scores = check_grades(raw.foot_scores, images, problems, "foot_scores", foot=True)
+    readers = check_grades(raw.readers, images, problems, "readers")
     landmarks = check_landmarks(raw.landmarks, images, manifest, problems)
     _check_hand_split(images, landmarks, problems)
     folds = _check_folds(raw.folds, images, manifest, root, problems)
@@ -147,9 +146,11 @@ def _iso_date(text: str) -> str | None:
 
 # --- scores and hands --------------------------------------------------------------------------
 
-def _check_complete_hands(scores: pd.DataFrame, problems: list[Problem]) -> None:
+def _check_complete_hands(scores: pd.DataFrame, images: pd.DataFrame, problems: list[Problem]) -> None:
     """Warn about a hand scored at some but not all of the catalogue's sites (deleted rows, a partial export)."""
-    valid = scores[scores["grade"] >= 0]
+    views = dict(zip(images["image_id"], images["view"]))
+    on_image = [h in schema.VIEW_TO_HANDS.get(views.get(i), ()) for i, h in zip(scores["image_id"], scores["hand"])]
+    valid = scores[(scores["grade"] >= 0) & np.array(on_image, dtype=bool)]
     catalogue = {(s.kind, s.site) for s in HAND_SITES}
     for (image_id, hand), group in valid.groupby(["image_id", "hand"], sort=False):
         missing = sorted(catalogue - set(zip(group["kind"], group["site"])))

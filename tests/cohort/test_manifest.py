@@ -113,3 +113,13 @@ def test_fold_seed_and_paths_leaving_the_data_root(tmp_path):
     assert_one(found, "tables.images:", "leaves the data root")
     assert_one(found, "tables.joint_scores:", "is absolute")
     assert_one(found, "privacy.salt_file:", "leaves the data root", "the salt stays in the data root")
+
+
+def test_wrong_types_are_errors_even_when_falsy_or_unhashable(tmp_path):
+    path = write_manifest(tmp_path / "m.yaml", cohort="c", format={"salt_file": "x"}, tables={"images": "i.csv"},
+                          privacy="", folds=0, ignore_columns="")
+    found = _problems(path)
+    assert_one(found, "format:", "required, one of native")
+    assert_one(found, "privacy:", "must be a mapping")
+    assert_one(found, "folds:", "must be a mapping")
+    assert_one(found, "ignore_columns:", "must be a list of strings")

@@ -56,7 +56,7 @@ def test_score_for_unknown_image_or_hand_not_on_image(native):
     edit_csv(native.parent / "data" / "joint_scores.csv", damage)
     found = problem_lines(native)
     assert_one(found, "joint_scores.csv:2: image_id:", "image 'PAT404-LH' is not in the images table")
-    assert_one(found, "hand:", "hand R is not on image 'PAT001-LH' (view left_hand)")
+    assert_one(found, "hand:", "hand R is not on image 'PAT001-LH' (view left_hand, file images/PAT001-LH.dcm)")
 
 
 def test_landmark_outside_the_image(native):

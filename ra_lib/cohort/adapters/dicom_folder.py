@@ -25,7 +25,7 @@ from ra_lib.cohort import schema
 from ra_lib.cohort.adapters.tables import RawTables, empty_table, read_csv, read_optional_tables, table_or_empty
 from ra_lib.cohort.imageio import image_header
 from ra_lib.cohort.manifest import Manifest
-from ra_lib.cohort.paths import display_path
+from ra_lib.cohort.paths import display_path, is_dir
 from ra_lib.core.errors import ImageReadError, Problem
 
 #: BodyPartExamined values taken to show a whole hand (upper case, as DICOM defined terms are).
@@ -91,7 +91,7 @@ def dicom_files(dicom_dir: Path, problems: list[Problem] | None = None) -> list[
 
 
 def _image_table(dicom_dir: Path, data_root: Path, problems: list[Problem]) -> tuple[pd.DataFrame, dict]:
-    if not dicom_dir.is_dir():
+    if not is_dir(dicom_dir):
         problems.append(Problem(display_path(dicom_dir), None, "dicom_dir", "DICOM folder not found"))
         return empty_table("images"), {}
     rows, headers = [], {}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ra_lib.cohort import schema
 from ra_lib.cohort.manifest import Manifest
-from ra_lib.cohort.paths import display_path
+from ra_lib.cohort.paths import display_path, is_file
 from ra_lib.core.errors import Problem
 
 #: Columns each manifest table must have and may have.
@@ -62,7 +62,7 @@ def read_csv(path: Path, what: str, problems: list[Problem]) -> pd.DataFrame | N
     cannot be used at all.
     """
     shown = display_path(path)
-    if not path.is_file():
+    if not is_file(path):
         problems.append(Problem(shown, None, None, f"{what} table not found"))
         return None
     try:
