@@ -9,7 +9,7 @@ from .export import export_ra2
 from .export_dicom_folder import export_dicom_folder
 from .gallery import joint_grade_gallery
 from .grades import DEFAULT_READERS, GradeParams, ReaderParams
-from .settings import GENERATOR_VERSION, PROFILES, CohortSettings, resolve_settings
+from .settings import ARCHIVE_DISPLAY, GENERATOR_VERSION, PROFILES, CohortSettings, resolve_settings
 
 __all__ = ["generate_cohort", "export_ra2", "joint_grade_gallery", "GradeParams", "ReaderParams", "DEFAULT_READERS",
-           "CohortSettings", "PROFILES", "GENERATOR_VERSION", "resolve_settings"]
+           "CohortSettings", "PROFILES", "ARCHIVE_DISPLAY", "GENERATOR_VERSION", "resolve_settings"]

@@ -18,7 +18,8 @@ from .export import ImageRecord, write_tables
 from .grades import EROSION_SITES, SITES, eroded_percent, grades_at, sample_disease
 from .people import Person, age_string, date_after, sample_people, study_key, study_time, visit_offsets_years
 from .phantoms import render_other
-from .scenes import render_hand_image, sample_view
+from .render import vary
+from .scenes import Framing, render_hand_image, rotate90, sample_view, thumb_side
 from .settings import GENERATOR_VERSION, VISIT_PATTERNS, CohortSettings, resolve_settings
 from .skeleton import HandAnatomy, HandState, sample_anatomy
 
@@ -41,9 +42,12 @@ class ImageJob:
     study_key: int
     device: Device
     pixel_mm: float
-    rot90_k: int
+    rot90_k: int  # counter-clockwise quarter turns of the finished image
+    dorsal: bool  # display convention of a hand image (``scenes``)
     anatomy: HandAnatomy | None
     states: dict[str, HandState]
+    framing: Framing
+    processing_spread: float
 
 
 def _rng(seed: int, *tags: int) -> np.random.Generator:
@@ -91,10 +95,6 @@ def plan_cohort(settings: CohortSettings, seed: int) -> list[ImageJob]:
         for view, hands in views:
             specs.append((i, k, date_after(people[i].first_visit, years), view, {h: states[h] for h in hands}))
     n_hand = len(specs)
-    rotated = set()
-    if settings.rotated_fraction > 0 and n_hand:
-        n_rot = max(1, int(round(settings.rotated_fraction * n_hand)))
-        rotated = set(rng.choice(n_hand, size=n_rot, replace=False).tolist())
     n_other = int(round(settings.other_fraction / (1 - settings.other_fraction) * n_hand))
     parts = [settings.other_parts[j] for j in rng.permutation(len(settings.other_parts))]
     for j in range(n_other):
@@ -102,6 +102,13 @@ def plan_cohort(settings: CohortSettings, seed: int) -> list[ImageJob]:
         date = date_after(people[i].first_visit, float(rng.uniform(-1.0, 1.0 + per_patient[i])))
         specs.append((i, None, date, "other:" + parts[j % len(parts)], {}))
     order = rng.permutation(len(specs))
+    turns = _rng(seed, 8)
+    n_rot = int(round(settings.rotated_fraction * len(specs)))
+    rotated = set(turns.choice(len(specs), size=n_rot, replace=False).tolist()) if n_rot else set()
+    k90 = [int(turns.choice([1, 2, 3])) if idx in rotated else 0 for idx in range(len(specs))]
+    dorsal = turns.random(len(specs)) < settings.dorsal_fraction
+    framing = Framing(tuple(settings.margin_mm), tuple(settings.forearm_mm), settings.collimated_fraction,
+                      settings.other_edge_fraction)
 
     jobs = []
     for rank, idx in enumerate(order):
@@ -110,10 +117,10 @@ def plan_cohort(settings: CohortSettings, seed: int) -> list[ImageJob]:
         device_index = people[i].device if part == "hand" else int(rng.integers(settings.n_devices))
         device = DEVICES[device_index]
         pitch = settings.pixel_mm * device.pixel_factor * (1.0 if part == "hand" else settings.other_pixel_factor)
-        k90 = int(rng.choice([1, 3])) if idx in rotated else 0
         jobs.append(ImageJob(seed, int(idx), f"IMG{rank + 1:06d}", people[i], "other" if part != "hand" else view,
-                             part, k, date, study_key(seed, people[i], date), device, round(pitch, 4), k90,
-                             anatomies[i] if part == "hand" else None, states))
+                             part, k, date, study_key(seed, people[i], date), device, round(pitch, 4), k90[idx],
+                             bool(dorsal[idx]) and part == "hand", anatomies[i] if part == "hand" else None, states,
+                             framing, settings.processing_spread))
     return jobs
 
 
@@ -121,16 +128,19 @@ def make_image(job: ImageJob, out_dir: Path) -> ImageRecord:
     """Render one planned image, write its DICOM under ``out_dir/images`` and describe it."""
     rng = _rng(job.seed, 100, job.index)
     device = job.device
+    detector = vary(device.detector, _rng(job.seed, 102, job.index), job.processing_spread)
+    view = None
     if job.body_part == "hand":
         hands = tuple(h for h in ("R", "L") if h in job.states)
-        view = sample_view(rng, hands, job.rot90_k)
-        image = render_hand_image(job.anatomy, job.states, view, job.pixel_mm, device.detector, rng)
+        view = sample_view(rng, hands, job.rot90_k, job.dorsal, job.framing)
+        image = render_hand_image(job.anatomy, job.states, view, job.pixel_mm, detector, rng)
         pixels, landmarks = image.pixels, image.landmarks
         laterality = "B" if len(hands) == 2 else hands[0]
         description, position = _DESCRIPTIONS[job.view], "PA"
     else:
-        other = render_other(job.body_part, job.pixel_mm, device.detector, rng)
-        pixels, landmarks, laterality = other.pixels, {}, other.laterality
+        other = render_other(job.body_part, job.pixel_mm, detector, rng)
+        pixels, landmarks = rotate90(other.pixels, {}, job.rot90_k)
+        laterality = other.laterality
         description = f"XR {job.body_part.upper()}"
         position = "PA" if job.body_part == "chest" else "AP"
     tag = device.body_part_tag(job.body_part, _rng(job.seed, 101, job.index))
@@ -143,9 +153,14 @@ def make_image(job: ImageJob, out_dir: Path) -> ImageRecord:
                          laterality, job.pixel_mm, device.kvp)
     rel = f"images/{job.image_id}.dcm"
     write_dicom(out_dir / rel, pixels, header)
+    single = view is not None and len(view.hands) == 1
     return ImageRecord(job.index, job.image_id, rel, p.mrn, job.study_date.isoformat(), job.view, tag, job.body_part,
                        job.rot90_k, device.photometric, job.visit, bool(job.anatomy and job.anatomy.ring),
-                       device.name, job.states, landmarks)
+                       device.name, job.states, landmarks,
+                       "" if view is None else ("dorsal" if view.dorsal else "palmar"),
+                       thumb_side(view.hands[0], view.dorsal) if single else "",
+                       view.collimation.outside if view is not None and view.collimation else "none",
+                       bool(view is not None and view.other_edge_mm > 0))
 
 
 def _stamp(settings: CohortSettings, seed: int) -> dict:

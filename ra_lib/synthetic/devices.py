@@ -47,14 +47,14 @@ class Device:
 
 DEVICES = (
     Device("room_a", "SYNTHRAY", "DR-1000", "SYNTHETIC GENERAL HOSPITAL", "DX", "MONOCHROME2", 1.0,
-           Detector(quanta_per_mm2=5.0e4, blur_mm=0.10, unsharp=0.4), (("HAND", 0.85), ("", 0.15)), 42.0),
+           Detector(quanta_per_mm2=5.0e4, blur_mm=0.10, unsharp=0.4, gamma=0.7), (("HAND", 0.85), ("", 0.15)), 42.0),
     Device("room_b", "PHOSPHOR IMAGING", "CR-77", "SYNTHETIC GENERAL HOSPITAL", "CR", "MONOCHROME1", 0.9,
-           Detector(quanta_per_mm2=3.0e4, blur_mm=0.16, scatter_fraction=0.1, unsharp=0.7, gain=700.0),
+           Detector(quanta_per_mm2=3.0e4, blur_mm=0.16, scatter_fraction=0.1, unsharp=0.7, gain=700.0, gamma=0.6),
            (("EXTREMITY", 0.8), ("HAND", 0.1), ("", 0.1)), 48.0),
     Device("room_c", "SYNTHRAY", "DR-2000", "SYNTHETIC RHEUMATOLOGY CLINIC", "DX", "MONOCHROME2", 1.1,
-           Detector(quanta_per_mm2=6.0e4, blur_mm=0.12, unsharp=0.3, gain=800.0, offset=150.0),
+           Detector(quanta_per_mm2=6.0e4, blur_mm=0.12, unsharp=0.3, gain=800.0, offset=150.0, gamma=0.75),
            (("", 0.6), ("HAND", 0.3), ("EXTREMITY", 0.1)), 45.0),
     Device("room_d", "PHOSPHOR IMAGING", "CR-90", "SYNTHETIC CITY HOSPITAL", "CR", "MONOCHROME1", 1.0,
-           Detector(quanta_per_mm2=3.5e4, blur_mm=0.14, heel=0.09, unsharp=0.6, gain=720.0, offset=220.0),
+           Detector(quanta_per_mm2=3.5e4, blur_mm=0.14, heel=0.09, unsharp=0.6, gain=720.0, offset=220.0, gamma=0.65),
            (("HAND", 0.5), ("EXTREMITY", 0.5)), 50.0),
 )

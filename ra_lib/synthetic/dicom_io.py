@@ -55,12 +55,17 @@ def uid(seed: int, *parts: str):
 
 
 def _window(pixels: np.ndarray) -> tuple[int, int]:
-    """Window on the anatomy (direct-exposure background excluded), soft tissue kept faintly visible."""
+    """Window on the anatomy (direct-exposure background and collimation borders excluded), soft tissue
+    kept faintly visible."""
     sample = pixels[::4, ::4].astype(np.float32)
+    inside = sample[(sample > 0) & (sample < MAX_VALUE)]
+    sample = inside if inside.size else sample
     lo, hi = np.percentile(sample, [0.5, 99.9])
     anatomy = sample[sample > lo + 0.15 * (hi - lo)]
     if anatomy.size:
-        lo = max(float(np.percentile(anatomy, 1.0)) - 0.15 * (hi - float(np.percentile(anatomy, 1.0))), lo)
+        floor = float(np.percentile(anatomy, 1.0))
+        background = float(np.percentile(sample, 5.0))  # direct exposure, shown black when below the anatomy
+        lo = max(floor - 0.15 * (hi - floor), lo, min(background + 0.02 * (hi - background), floor))
     return int(round((lo + hi) / 2)), int(max(round(hi - lo), 1))
 
 

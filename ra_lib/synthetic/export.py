@@ -16,8 +16,13 @@ from .grades import ReaderParams, read_grades
 from .scenes import rotate90
 from .skeleton import HandState
 
-TRUTH_COLUMNS = ("image_id", "view", "body_part_truth", "rotated_90", "rot90_k", "n_hands", "svdh_total",
-                 "svdh_erosion", "svdh_jsn", "photometric", "visit", "ring", "device")
+#: ``rotated_90``: turned by any quarter turn; ``rot90_k``: ``np.rot90`` turns, ``rotation_ccw_deg`` = 90 x k;
+#: ``display``: ``palmar`` / ``dorsal`` convention of a hand image; ``thumb_side``: side of the upright image
+#: a single hand's thumb is on; ``collimation``: ``none`` / ``white`` / ``black`` border; ``other_hand_edge``:
+#: the edge of the patient's other hand is in a single-hand image.
+TRUTH_COLUMNS = ("image_id", "view", "body_part_truth", "rotated_90", "rot90_k", "rotation_ccw_deg", "display",
+                 "thumb_side", "n_hands", "svdh_total", "svdh_erosion", "svdh_jsn", "photometric", "visit", "ring",
+                 "device", "collimation", "other_hand_edge")
 SITES = hand_sites()
 
 
@@ -40,6 +45,10 @@ class ImageRecord:
     device: str
     states: dict[str, HandState]
     landmarks: dict[str, dict[str, tuple[float, float]]]
+    display: str  # "palmar", "dorsal" or "" (not a hand)
+    thumb_side: str  # "left", "right" or "" (not a single hand)
+    collimation: str
+    other_hand_edge: bool
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
@@ -91,9 +100,10 @@ def write_tables(out: Path, records: list[ImageRecord], readers: tuple[ReaderPar
         ero = sum(row[4] for row in rows if row[2] == EROSION)
         jsn = sum(row[4] for row in rows if row[2] == JSN)
         has = bool(rows)
-        truth_rows.append((r.image_id, r.view, r.body_part_truth, r.rot90_k != 0, r.rot90_k, len(r.states),
-                           ero + jsn if has else None, ero if has else None, jsn if has else None, r.photometric,
-                           r.visit, r.ring, r.device))
+        truth_rows.append((r.image_id, r.view, r.body_part_truth, r.rot90_k != 0, r.rot90_k, 90 * r.rot90_k,
+                           r.display, r.thumb_side, len(r.states), ero + jsn if has else None,
+                           ero if has else None, jsn if has else None, r.photometric, r.visit, r.ring, r.device,
+                           r.collimation, r.other_hand_edge))
     truth = pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS)
     for col in ("svdh_total", "svdh_erosion", "svdh_jsn", "visit"):
         truth[col] = truth[col].astype("Int64")

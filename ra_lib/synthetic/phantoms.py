@@ -4,12 +4,13 @@ same detector as the hands."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .devices import OTHER_PARTS
-from .render import LIMB_BEAM, TRUNK_BEAM, Canvas, Detector, add_marker, expose
+from .markers import add_marker, marker_size, sample_style
+from .render import LIMB_BEAM, TRUNK_BEAM, Canvas, Detector, expose
 from .shapes import Bone, Cut, Ellipse, Rod, Similarity
 
 
@@ -225,6 +226,8 @@ def render_other(part: str, pixel_mm: float, detector: Detector, rng: np.random.
     for bone in ph.bones:
         canvas.add_bone(bone.moved(t))
     letter = ph.marker or str(rng.choice(["L", "R"]))
-    add_marker(canvas, letter, (6.0, 6.0) if rng.random() < 0.5 else (w - 16.0, 6.0))
-    pixels = expose(canvas.line_integral(), pixel_mm, detector, rng, equalize=0.0 if part in LIMB_PARTS else 0.7)
+    style = sample_style(rng)
+    add_marker(canvas, letter, (6.0, 6.0) if rng.random() < 0.5 else (w - marker_size(style)[0] - 6.0, 6.0), style)
+    pixels = expose(canvas.line_integral(), pixel_mm, replace(detector, gamma=1.0), rng,
+                    equalize=0.0 if part in LIMB_PARTS else 0.7)  # the hand rooms' tone curve is for hands
     return OtherImage(pixels, ph.marker)

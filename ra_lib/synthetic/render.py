@@ -8,7 +8,7 @@ Values are MONOCHROME2 sense: more attenuation = brighter.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -158,6 +158,19 @@ class Detector:
     offset: float = 180.0
     unsharp: float = 0.6
     unsharp_mm: float = 2.5
+    gamma: float = 1.0  # tone curve on the log signal: below 1 lifts soft tissue (display processing)
+
+
+def vary(detector: Detector, rng: np.random.Generator, spread: float) -> Detector:
+    """One exposure of a room: dose, blur, edge enhancement and tone curve vary log-normally by ``spread``
+    (0 = every image of the room alike)."""
+    if spread <= 0:
+        return detector
+    f = np.exp(rng.normal(0.0, spread, 5))
+    return replace(detector, quanta_per_mm2=detector.quanta_per_mm2 * float(f[0]),
+                   blur_mm=detector.blur_mm * float(f[1]) ** 0.5, unsharp=detector.unsharp * float(f[2]),
+                   unsharp_mm=detector.unsharp_mm * float(f[3]) ** 0.5,
+                   gamma=float(np.clip(detector.gamma * f[4] ** 0.5, 0.4, 1.2)))
 
 
 def expose(line_integral: np.ndarray, pixel_mm: float, detector: Detector, rng: np.random.Generator,
@@ -192,6 +205,9 @@ def expose(line_integral: np.ndarray, pixel_mm: float, detector: Detector, rng: 
         gain = min(detector.gain, (MAX_VALUE - 2 * detector.offset) / max(float(q_hi - q_lo), 1e-3))
     else:
         q_lo, gain = q_range[0], (MAX_VALUE - 2 * detector.offset) / (q_range[1] - q_range[0])
+    if detector.gamma != 1.0:
+        span = np.float32((MAX_VALUE - 2 * detector.offset) / gain)
+        q = q_lo + span * np.clip((q - q_lo) / span, 0.0, None) ** np.float32(detector.gamma)
     return np.clip(np.rint(detector.offset + gain * (q - q_lo)), 0, MAX_VALUE).astype(np.uint16)
 
 
@@ -205,25 +221,3 @@ def _lowpass(image: np.ndarray, sigma_px: float) -> np.ndarray:
     small = ndimage.gaussian_filter(small, sigma=sigma_px / f, mode="nearest")
     return ndimage.zoom(small, f, order=1, mode="nearest", grid_mode=True)[:h, :w]
 
-
-_FONT = {
-    "L": ("10000", "10000", "10000", "10000", "10000", "10000", "11111"),
-    "R": ("11110", "10001", "10001", "11110", "10100", "10010", "10001"),
-}
-
-
-def add_marker(canvas: Canvas, letter: str, top_left, height_mm: float = 11.0) -> None:
-    """A burned-in lead letter in a faint plastic holder (5 x 7 pixel font)."""
-    glyph = np.array([[c == "1" for c in row] for row in _FONT[letter]], np.float32)
-    cell = height_mm / 7.0
-    x0, y0 = top_left
-    pad = 0.8 * cell
-    win = canvas.window((x0 - pad, x0 + 5 * cell + pad, y0 - pad, y0 + 7 * cell + pad), margin_mm=0.0)
-    if win is None:
-        return
-    sl, X, Y = win
-    col = np.floor((X - x0) / cell).astype(int)
-    row = np.floor((Y - y0) / cell).astype(int)
-    inside = (col >= 0) & (col < 5) & (row >= 0) & (row < 7)
-    lead = np.where(inside, glyph[np.clip(row, 0, 6), np.clip(col, 0, 4)], 0.0)
-    canvas.mu[sl] += 0.15 + MU_LEAD * 1.5 * lead

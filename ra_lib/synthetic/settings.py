@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from .devices import DEVICES, OTHER_PARTS
 from .grades import DEFAULT_READERS, GradeParams, ReaderParams
+from .scenes import Framing
 
 #: Bumped whenever the same settings would produce different files.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 #: Hand-imaging patterns of one visit: one both-hands image, a left and a right image, or one hand only.
 VISIT_PATTERNS = ("both_hands", "pair", "single")
 
@@ -28,7 +29,13 @@ class CohortSettings:
     other_fraction: float = 0.55  # share of non-hand images (paper 000: 55 %)
     other_pixel_factor: float = 1.4  # coarser pitch for trunk/limb rooms
     other_parts: tuple[str, ...] = OTHER_PARTS
-    rotated_fraction: float = 0.06  # hand images turned by 90 degrees
+    rotated_fraction: float = 0.06  # images turned by a quarter, half or three-quarter turn (uniform)
+    dorsal_fraction: float = 0.0  # hand images in the dorsal display convention (scenes); archives: ~0.6
+    margin_mm: tuple[float, float] = Framing.margin_mm  # free border around the hands (uniform range, mm)
+    forearm_mm: tuple[float, float] = Framing.forearm_mm  # forearm shown below the radiocarpal joint (mm)
+    collimated_fraction: float = Framing.collimated_fraction  # hand images with a white or black border
+    other_edge_fraction: float = Framing.other_edge_fraction  # single hands beside the other hand's edge
+    processing_spread: float = 0.3  # per-image log-normal spread of dose, blur and edge enhancement
     female_fraction: float = 0.9  # paper 001: 36 of 40
     n_devices: int = len(DEVICES)
     grades: GradeParams = field(default_factory=GradeParams)
@@ -40,6 +47,15 @@ class CohortSettings:
                              f"{self.n_patients} patients")
         if set(self.visit_patterns) - set(VISIT_PATTERNS) or not sum(self.visit_patterns.values()) > 0:
             raise ValueError(f"visit_patterns must weight some of {VISIT_PATTERNS}: {self.visit_patterns}")
+        for name in ("rotated_fraction", "dorsal_fraction", "collimated_fraction", "other_edge_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1]: {getattr(self, name)}")
+        for name in ("margin_mm", "forearm_mm"):
+            lo, hi = getattr(self, name)
+            if not 0.0 <= lo <= hi:
+                raise ValueError(f"{name} must be a range (low, high) with 0 <= low <= high: {getattr(self, name)}")
+        if self.processing_spread < 0:
+            raise ValueError(f"processing_spread must be >= 0: {self.processing_spread}")
         if not 0.0 <= self.other_fraction < 1.0:
             raise ValueError(f"other_fraction must lie in [0, 1): {self.other_fraction}")
         if set(self.other_parts) - set(OTHER_PARTS):
@@ -63,6 +79,11 @@ PROFILES: dict[str, dict] = {
                      other_fraction=0.0),
 }
 PROFILES["paper"] = PROFILES["paper001"]
+
+#: Display conventions as in hospital archives (the real samples: 40 of 64 single hands thumb right, a
+#: quarter of the images at each quarter turn). Off by default: the book's later stages assume upright
+#: hands in one convention until stage 1 predicts rotation and thumb side (issue 17).
+ARCHIVE_DISPLAY = {"rotated_fraction": 0.75, "dorsal_fraction": 0.6}
 
 _GRADE_FIELDS = {f.name for f in dataclasses.fields(GradeParams)}
 _COHORT_FIELDS = {f.name for f in dataclasses.fields(CohortSettings)}
