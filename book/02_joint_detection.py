@@ -49,6 +49,9 @@ frcnn_lr = None
 frcnn_box_head_width = None  # width of the two-layer box head (torchvision: 1024)
 frcnn_score_threshold = None  # box score below which a detection is flagged (0.5)
 frcnn_weights_path = None  # optional local Faster R-CNN weights (paper 002 started from COCO)
+pretrain_hands = None  # synthetic hands DeepLabCut learns from before the labelled ones (0: none)
+pretrain_epochs = None
+pretrain_generator = None  # synthetic profile of the pretraining cohort ("smoke", "quick")
 
 # %% tags=["remove-cell"]
 import dataclasses
@@ -68,7 +71,9 @@ settings = resolve(detection.PROFILES, profile, n_train=n_train, n_test=n_test, 
                    dlc_p_cutoff=dlc_p_cutoff, dlc_weights_path=dlc_weights_path, frcnn_arch=frcnn_arch,
                    frcnn_image_size=frcnn_image_size, frcnn_epochs=frcnn_epochs, frcnn_batch_size=frcnn_batch_size,
                    frcnn_lr=frcnn_lr, frcnn_box_head_width=frcnn_box_head_width,
-                   frcnn_score_threshold=frcnn_score_threshold, frcnn_weights_path=frcnn_weights_path)
+                   frcnn_score_threshold=frcnn_score_threshold, frcnn_weights_path=frcnn_weights_path,
+                   pretrain_hands=pretrain_hands, pretrain_epochs=pretrain_epochs,
+                   pretrain_generator=pretrain_generator)
 cohort = load_cohort(manifest)
 out = store.stage_dir(detection.STAGE, artifacts)
 pd.set_option("display.precision", 3)
@@ -87,6 +92,15 @@ pd.set_option("display.precision", 3)
 # split, `train_network` and `evaluate_network`. Nothing can be downloaded here, so the backbone starts from
 # random weights instead of ImageNet (a local weights file can be passed as `dlc_weights_path`); from 20
 # images that is a far harder task than the paper's. Its log is kept in the project folder (`dlc.log`).
+#
+# The book's own stand-in for ImageNet is synthetic pretraining (`pretrain_hands`, `ra_lib.stages.detection.pretrain`):
+# DeepLabCut first learns on hands of a synthetic cohort generated for the purpose (exact centres, a seed
+# apart from any cohort it scores, only the landmarks this cohort labels), then fine-tunes on the labelled
+# hands. The pretrained weights are cached in the stage's `pretrained/` folder under a key of the generator
+# version, the settings and the landmarks, so a build pays for them once. Training augmentation follows how
+# archives vary: half the hands mirrored (an upright hand is shown with its thumb on the left in some archives
+# and on the right in others), rotations up to 15 degrees, scale 0.75-1.25, histogram equalisation (exposure
+# and contrast) and noise.
 #
 # Paper 002's detector is trained on the same hands: torchvision's Faster R-CNN with one class per landmark,
 # on boxes of paper 001's sizes around the labelled centres. The paper fine-tuned a COCO model on 90 % of
@@ -225,6 +239,13 @@ if result.trained:
 
 # %%
 result.flags
+
+# %% [markdown]
+# Flagged detections per landmark (a later stage drops a flagged joint, so a landmark flagged often is a
+# joint the later stages rarely see):
+
+# %%
+figures.flags_by_landmark(result.flags_by_landmark())
 
 # %%
 if result.trained:

@@ -45,14 +45,17 @@ MODEL_SETS = {
 OFFLINE_VARIABLE = "HF_HUB_OFFLINE"
 SCORER = "ra"
 LABELLED_SET = "hands"
-#: Training augmentation: hands are upright and mirrored to one orientation, so DeepLabCut's default
-#: (rotation +-30 deg, scale 0.5-1.25, 448 px crops, motion blur) is narrowed to what X-rays vary by.
+#: Training augmentation, matched to how radiograph archives vary: a hand mirrored half of the time (both
+#: display conventions occur: thumb on the left or on the right of an upright hand), rotated by up to 15 deg,
+#: scaled by 0.75-1.25 (framing), histogram-equalised half of the time (exposure and contrast), with noise.
+#: Landmark names stay with the joints under a mirror (``hflip`` without symmetric pairs).
 TRAIN_AUGMENTATION = {
-    "data.train.affine": {"p": 0.7, "rotation": 10, "scaling": [0.9, 1.1], "translation": 0},
+    "data.train.affine": {"p": 0.8, "rotation": 15, "scaling": [0.75, 1.25], "translation": 0},
     "data.train.crop_sampling": None,
     "data.train.motion_blur": False,
     "data.train.gaussian_noise": 12.75,
-    "data.train.hflip": None,
+    "data.train.hflip": {"p": 0.5},
+    "data.train.hist_eq": True,
 }
 
 
@@ -226,11 +229,12 @@ def write_project(folder: str | Path, images: np.ndarray, points: np.ndarray, bo
     return project
 
 
-def _initial_snapshot(project: DlcProject, weights_path: str | Path | None, seed: int) -> tuple[Path, bool]:
-    """The snapshot training starts from, and whether its head weights are loaded.
+def _initial_snapshot(project: DlcProject, weights_path: str | Path | None, seed: int) -> Path:
+    """The snapshot training starts from: a randomly initialised model (no download), with every tensor of
+    ``weights_path`` whose name and shape match loaded into it.
 
-    Without ``weights_path``: a randomly initialised model (no download). With it: a DeepLabCut
-    snapshot (``{"model": ...}``, any body parts) or a bare backbone state dict; only the backbone is used.
+    ``weights_path`` is a DeepLabCut snapshot (``{"model": ...}``: all of a model with the same body parts,
+    backbone and neck of any other) or a bare backbone state dict. A file of which nothing matches is refused.
     """
     _import_deeplabcut()  # first import offline
     from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
@@ -241,22 +245,21 @@ def _initial_snapshot(project: DlcProject, weights_path: str | Path | None, seed
     with offline():
         model = PoseModel.build(cfg["model"], pretrained_backbone=False)
     path = project.folder / "initial-weights.pt"
-    if weights_path is None:
-        torch.save({"model": model.state_dict()}, path)
-        return path, True
-    weights_path = Path(weights_path)
-    if not weights_path.exists():
-        raise FileNotFoundError(f"weights_path {weights_path} does not exist")
-    state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "model" in state:
-        state = {k[len("backbone."):]: v for k, v in state["model"].items() if k.startswith("backbone.")}
-    try:
-        model.backbone.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        raise ValueError(f"{weights_path}: not a {cfg['net_type']} backbone state dict or DeepLabCut snapshot "
-                         f"({str(error).splitlines()[0]})") from None
-    torch.save({"model": {f"backbone.{k}": v for k, v in model.backbone.state_dict().items()}}, path)
-    return path, False
+    if weights_path is not None:
+        weights_path = Path(weights_path)
+        if not weights_path.exists():
+            raise FileNotFoundError(f"weights_path {weights_path} does not exist")
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        state = state["model"] if isinstance(state, dict) and "model" in state else \
+            {f"backbone.{k}": v for k, v in (state.items() if isinstance(state, dict) else ())}
+        own = model.state_dict()
+        matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        if not any(k.startswith("backbone.") for k in matching):
+            raise ValueError(f"{weights_path}: not a {cfg['net_type']} backbone state dict or DeepLabCut snapshot "
+                             f"(no backbone tensor of {len(state)} matches)")
+        model.load_state_dict(matching, strict=False)
+    torch.save({"model": model.state_dict()}, path)
+    return path
 
 
 def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: int = 0, device: str = "cpu",
@@ -267,7 +270,7 @@ def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: in
     """
     deeplabcut = _import_deeplabcut()
 
-    snapshot, with_head = _initial_snapshot(project, weights_path, seed)
+    snapshot = _initial_snapshot(project, weights_path, seed)
     milestones = [max(1, round(0.45 * epochs)), max(2, round(0.6 * epochs))]  # DeepLabCut's 90 / 120 of 200
     updates = {
         **TRAIN_AUGMENTATION,
@@ -281,7 +284,7 @@ def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: in
     }
     with session(project.log):
         deeplabcut.train_network(str(project.config), shuffle=project.shuffle, device=device,
-                                 snapshot_path=str(snapshot), keepdeconvweights=with_head, epochs=epochs,
+                                 snapshot_path=str(snapshot), keepdeconvweights=True, epochs=epochs,
                                  batch_size=batch_size, save_epochs=epochs, display_iters=10_000,
                                  pytorch_cfg_updates=updates)
     snapshot.unlink()  # the trained snapshot holds everything now
@@ -305,7 +308,8 @@ def evaluate(project: DlcProject, p_cutoff: float = 0.6, device: str = "cpu") ->
             for split in ("train", "test") for suffix in ("", "_pcutoff")}
 
 
-def _snapshot(project: DlcProject) -> Path:
+def snapshot_path(project: DlcProject) -> Path:
+    """The trained snapshot of ``project`` (the last one)."""
     _import_deeplabcut()  # first import offline
     from deeplabcut.pose_estimation_pytorch.apis.utils import get_model_snapshots
     from deeplabcut.pose_estimation_pytorch.task import Task
@@ -327,7 +331,7 @@ def predict(project: DlcProject, images: np.ndarray, device: str = "cpu", batch_
         raise ValueError(f"images must be (N, {project.image_size}, {project.image_size}), got {images.shape}")
     out = np.full((len(images), len(project.bodyparts), 3), np.nan)
     with session(project.log):
-        runner = get_pose_inference_runner(model_config=project.pytorch_config, snapshot_path=_snapshot(project),
+        runner = get_pose_inference_runner(model_config=project.pytorch_config, snapshot_path=snapshot_path(project),
                                            batch_size=batch_size, device=device, max_individuals=1)
     chunk = 4 * batch_size
     with tqdm(total=len(images), desc="DeepLabCut inference", unit="hand", leave=False, disable=not progress) as bar:
@@ -378,13 +382,14 @@ def model_bodyparts(models: str, labelled: set[str]) -> dict[str, tuple[str, ...
 
 
 def fit(images: np.ndarray, points: np.ndarray, train_idx, test_idx, folder: str | Path, settings,
-        seed: int = 0, device: str = "cpu") -> tuple[DlcDetector, pd.DataFrame]:
+        seed: int = 0, device: str = "cpu", weights: dict[str, Path] | None = None) -> tuple[DlcDetector, pd.DataFrame]:
     """Build, train and evaluate the DeepLabCut model(s) for labelled hands.
 
     ``points``: (N, 22, 2) model coordinates in :data:`ra_lib.cohort.sites.HAND_LANDMARKS` order (NaN =
     unlabelled). ``settings``: a :class:`ra_lib.stages.detection.settings.DetectionSettings` (its
     ``dlc_*`` knobs). Returns the detector and one row per model: body parts, training seconds and
-    DeepLabCut's train / test RMSE.
+    DeepLabCut's train / test RMSE. ``weights``: a starting snapshot per model name (the synthetic pretraining,
+    :mod:`ra_lib.stages.detection.pretrain`) in place of ``settings.dlc_weights_path``.
     """
     import time
 
@@ -396,8 +401,9 @@ def fit(images: np.ndarray, points: np.ndarray, train_idx, test_idx, folder: str
         project = write_project(Path(folder) / name, images, points[:, columns], bodyparts, train_idx, test_idx,
                                 settings.dlc_net_type)
         start = time.perf_counter()
+        start_from = (weights or {}).get(name, settings.dlc_weights_path)
         history = train(project, settings.dlc_epochs, settings.dlc_batch_size, settings.dlc_lr, seed, device,
-                        settings.dlc_weights_path)
+                        start_from)
         seconds = time.perf_counter() - start
         scores = evaluate(project, settings.dlc_p_cutoff, device)
         projects[name] = project

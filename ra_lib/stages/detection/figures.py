@@ -124,3 +124,12 @@ def plot_distance_errors(evaluated: pd.DataFrame):
     fig.legend(handles, detectors, loc="upper center", ncol=len(detectors), frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig
+
+
+def flags_by_landmark(flags: pd.DataFrame) -> pd.DataFrame:
+    """Flagged / detections per landmark (rows) and detector (columns) from
+    :meth:`ra_lib.stages.detection.pipeline.DetectionResult.flags_by_landmark`."""
+    if flags.empty:
+        return pd.DataFrame()
+    cell = flags.assign(cell=[f"{f} / {n}" for f, n in zip(flags["flagged"], flags["detections"])])
+    return cell.pivot_table(index="landmark", columns="detector", values="cell", aggfunc="first", sort=False)

@@ -10,11 +10,13 @@ import pandas as pd
 
 from ra_lib.cohort import sites
 from ra_lib.core import artifacts, contracts, training
-from ra_lib.stages.detection import boxes, crops, dlc, evaluate, frcnn, inputs, splits
+from ra_lib.stages.detection import boxes, crops, dlc, evaluate, frcnn, inputs, pretrain, splits
 from ra_lib.stages.detection.settings import DetectionSettings
 
 DETECTORS = ("dlc", "frcnn")
 DETECTIONS_FILE = "detections.csv"
+#: Folder of the stage's output that caches the synthetic pretraining (:mod:`.pretrain`) between builds.
+PRETRAINED_DIR = "pretrained"
 HEADLINE_NAMES = (
     "detection_rate/dlc/erosion", "detection_rate/dlc/jsn",
     "detection_rate/frcnn/erosion", "detection_rate/frcnn/jsn",
@@ -91,6 +93,7 @@ class DetectionResult:
         return {"crop_centres": self.crop_centres, "skipped": self.skipped, "seconds": self.seconds,
                 "dlc_evaluation": self.dlc_summary.to_dict(orient="records"),
                 "flags": self.flags.reset_index().to_dict(orient="records"),
+                "flagged_by_landmark": self.flags_by_landmark().to_dict(orient="records"),
                 "detection_rates": self.rates.to_dict(orient="records")}
 
     def versus_baseline(self) -> pd.DataFrame:
@@ -128,6 +131,13 @@ class DetectionResult:
         return table.join(errors.pivot_table(index="detector", columns="kind", values="mean_paper_px", sort=False)
                           .add_prefix("mean error (paper px) "))
 
+    def flags_by_landmark(self) -> pd.DataFrame:
+        """Per detector and landmark: detections and how many are flagged (later stages drop those)."""
+        by = ["detector", "landmark"]
+        if self.detections.empty:
+            return pd.DataFrame(columns=[*by, "cut-off", "detections", "flagged"])
+        return flag_table(self.detections, self.flags["cut-off"].to_dict(), by=by).reset_index()
+
     @property
     def n_flagged_crops(self) -> int:
         """Crops of the crop store flagged (excluded downstream)."""
@@ -140,12 +150,17 @@ def _share(flags: pd.DataFrame, detector: str) -> float | None:
     return flags.loc[detector, "flagged"] / flags.loc[detector, "detections"]
 
 
-def flag_table(detections: pd.DataFrame, cutoffs: dict[str, float]) -> pd.DataFrame:
-    """Per detector: its cut-off, detections and how many are flagged (:func:`evaluate.flag_detections`)."""
-    rows = [{"detector": detector, "cut-off": cutoffs[detector], "detections": len(part),
-             "flagged": int(evaluate.flag_detections(part, cutoffs[detector]).sum())}
-            for detector, part in detections.groupby("detector")]
-    return pd.DataFrame(rows, columns=["detector", "cut-off", "detections", "flagged"]).set_index("detector")
+def flag_table(detections: pd.DataFrame, cutoffs: dict[str, float], by=("detector",)) -> pd.DataFrame:
+    """Per detector (or per ``by`` group, ``detector`` first): its cut-off, detections and how many are flagged
+    (:func:`evaluate.flag_detections`)."""
+    by = list(by)
+    rows = []
+    for key, part in detections.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        cutoff = cutoffs[key[0]]
+        rows.append({**dict(zip(by, key)), "cut-off": cutoff, "detections": len(part),
+                     "flagged": int(evaluate.flag_detections(part, cutoff).sum())})
+    return pd.DataFrame(rows, columns=[*by, "cut-off", "detections", "flagged"]).set_index(by)
 
 
 def _skipped(cohort, settings: DetectionSettings, reason: str, seconds: float) -> DetectionResult:
@@ -162,9 +177,12 @@ def _skipped(cohort, settings: DetectionSettings, reason: str, seconds: float) -
 
 
 def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "auto",
-        out_dir: str | Path, progress: bool = True) -> DetectionResult:
+        out_dir: str | Path, progress: bool = True, cache_dir: str | Path | None = None) -> DetectionResult:
     """Train both detectors on ``settings.n_train`` labelled hands, score them on the other labelled hands,
     write ``detections.csv``, DeepLabCut's project and the crop store to ``out_dir``.
+
+    With ``settings.pretrain_hands``, DeepLabCut starts from its synthetic pretraining, cached in
+    ``cache_dir`` (default ``out_dir / PRETRAINED_DIR``).
 
     A cohort with fewer than ``n_train + 1`` labelled hands trains nothing: the result says why
     (``skipped``) and every headline value is ``None``.
@@ -185,8 +203,12 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
 
     dlc_inputs, dlc_frames = inputs.load_model_inputs(cohort, all_hands, settings.dlc_image_size, progress=progress)
     points = inputs.keypoints_in_model(cohort.landmarks, dlc_frames, sites.HAND_LANDMARKS)
+    weights = None
+    if settings.pretrain_hands:
+        weights = pretrain.pretrained_weights(settings, labelled, cache_dir or out_dir / PRETRAINED_DIR, seed=seed,
+                                              device=device, progress=progress)
     dlc_model, dlc_summary = dlc.fit(dlc_inputs, points, train_pos, test_pos, out_dir / "dlc_project", settings,
-                                     seed=seed, device=device)
+                                     seed=seed, device=device, weights=weights)
     dlc_detections = dlc_model.detect(dlc_inputs, dlc_frames, device=device)
 
     if settings.frcnn_image_size == settings.dlc_image_size:

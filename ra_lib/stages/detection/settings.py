@@ -28,7 +28,9 @@ class DetectionSettings:
     (below it a detection is flagged) and optional local backbone weights. Faster R-CNN
     (``frcnn_*``): backbone, input side, epochs, batch, SGD learning rate, width of the two-layer box
     head (torchvision's default 1024), the box score below which a detection is flagged, optional local
-    weights.
+    weights. Synthetic pretraining (``pretrain_*``, :mod:`ra_lib.stages.detection.pretrain`): DeepLabCut first
+    learns ``pretrain_epochs`` epochs on ``pretrain_hands`` hands of a cohort generated with the synthetic
+    profile ``pretrain_generator``, then fine-tunes on the ``n_train`` labelled hands (0 hands: no pretraining).
     """
 
     n_train: int
@@ -51,6 +53,9 @@ class DetectionSettings:
     frcnn_score_threshold: float = 0.5
     dlc_weights_path: str | None = None
     frcnn_weights_path: str | None = None
+    pretrain_hands: int = 0
+    pretrain_epochs: int = 0
+    pretrain_generator: str = "quick"
 
     def __post_init__(self) -> None:
         for name, value, known in (("crop_centres", self.crop_centres, CROP_CENTRES),
@@ -62,6 +67,9 @@ class DetectionSettings:
                      "frcnn_image_size", "frcnn_epochs", "frcnn_batch_size", "frcnn_box_head_width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.pretrain_hands < 0 or (self.pretrain_hands and self.pretrain_epochs < 1):
+            raise ValueError(f"pretrain_hands must be >= 0 and, when used, pretrain_epochs >= 1; got "
+                             f"{self.pretrain_hands} hands, {self.pretrain_epochs} epochs")
 
 
 PROFILES = {
@@ -76,10 +84,10 @@ PROFILES = {
                                dlc_image_size=128, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=40,
                                dlc_batch_size=4, dlc_lr=1e-3,
                                frcnn_arch="mobilenet_v3", frcnn_image_size=256, frcnn_epochs=30, frcnn_batch_size=4,
-                               frcnn_box_head_width=256),
+                               frcnn_box_head_width=256, pretrain_hands=120, pretrain_epochs=8),
     "paper": DetectionSettings(n_train=20, n_test=20, crop_size=224, crop_centres="dlc",
                                dlc_image_size=256, dlc_net_type="resnet_50", dlc_models="paper", dlc_epochs=200,
                                dlc_batch_size=8, dlc_lr=5e-4,
                                frcnn_arch="resnet50", frcnn_image_size=512, frcnn_epochs=30, frcnn_batch_size=4,
-                               frcnn_box_head_width=1024),
+                               frcnn_box_head_width=1024, pretrain_hands=1000, pretrain_epochs=50),
 }

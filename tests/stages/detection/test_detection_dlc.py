@@ -137,15 +137,31 @@ def test_local_backbone_weights_are_used_and_checked(project, tmp_path):
     from deeplabcut.pose_estimation_pytorch.models import PoseModel
 
     model = PoseModel.build(read_config_as_dict(project.pytorch_config)["model"], pretrained_backbone=False)
+    for tensor in model.backbone.state_dict().values():
+        tensor.fill_(0.25)
     torch.save(model.backbone.state_dict(), tmp_path / "backbone.pt")
-    path, with_head = dlc_detector._initial_snapshot(project, tmp_path / "backbone.pt", seed=0)
+    path = dlc_detector._initial_snapshot(project, tmp_path / "backbone.pt", seed=0)
     saved = torch.load(path, weights_only=True)["model"]
-    assert not with_head and set(saved) == {f"backbone.{k}" for k in model.backbone.state_dict()}
-    key = next(iter(model.backbone.state_dict()))
+    assert set(saved) == set(model.state_dict())  # the whole model: backbone loaded, head from the seed
+    key = next(k for k, v in model.backbone.state_dict().items() if v.is_floating_point())
     assert torch.equal(saved[f"backbone.{key}"], model.backbone.state_dict()[key])
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "wrong.pt")
     with pytest.raises(ValueError, match="wrong.pt: not a cspnext_s backbone"):
         dlc_detector._initial_snapshot(project, tmp_path / "wrong.pt", seed=0)
+
+
+def test_a_snapshot_of_the_same_model_starts_training_whole(project, tmp_path):
+    """Fine-tuning from a pretrained snapshot keeps its head too (same body parts)."""
+    from deeplabcut.pose_estimation_pytorch.config import read_config_as_dict
+    from deeplabcut.pose_estimation_pytorch.models import PoseModel
+
+    model = PoseModel.build(read_config_as_dict(project.pytorch_config)["model"], pretrained_backbone=False)
+    state = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save({"model": state}, tmp_path / "pretrained.pt")
+    saved = torch.load(dlc_detector._initial_snapshot(project, tmp_path / "pretrained.pt", seed=0),
+                       weights_only=True)["model"]
+    head = [k for k in state if k.startswith("heads.") and state[k].is_floating_point()]
+    assert head and all(torch.equal(saved[k], state[k]) for k in head)
 
 
 def test_train_predict_and_map_back_to_the_image(project):

@@ -55,3 +55,11 @@ def test_figures_draw_every_detector_and_example():
     assert len(fig.axes[0].patches) == 22  # one box per landmark
     fig = figures.plot_distance_errors(ev)
     assert len(fig.axes) == 2 and fig.axes[0].get_yscale() == "log"
+
+
+def test_flags_by_landmark_layout():
+    flags = pd.DataFrame({"detector": ["dlc", "dlc", "frcnn"], "landmark": ["ip", "pip2", "ip"],
+                          "cut-off": [0.6, 0.6, 0.5], "detections": [10, 10, 10], "flagged": [1, 0, 7]})
+    table = figures.flags_by_landmark(flags)
+    assert table.loc["ip", "dlc"] == "1 / 10" and table.loc["ip", "frcnn"] == "7 / 10"
+    assert list(table.index) == ["ip", "pip2"] and figures.flags_by_landmark(flags.iloc[:0]).empty

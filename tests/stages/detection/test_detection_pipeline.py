@@ -72,6 +72,23 @@ def test_verdict_names_the_detectors_that_lose_to_the_baseline():
     assert result.per_landmark().shape == (22, 4)  # three rates and the AP
 
 
+def test_flags_are_counted_per_landmark_and_reach_the_details():
+    truth = truth_hand()
+    detections = pd.concat([shifted_detections(truth, {}, "dlc").assign(likelihood=[0.1] * 3 + [0.9] * 19),
+                            shifted_detections(truth, {}, "frcnn").assign(likelihood=0.2)])
+    cutoffs = {"dlc": 0.6, "frcnn": 0.5}
+    result = dataclasses.replace(_result(pd.DataFrame(columns=evaluate.EVALUATED_COLUMNS),
+                                         pipeline.flag_table(detections, cutoffs), pd.DataFrame(columns=["label", "ap"])),
+                                 detections=detections)
+    per_landmark = result.flags_by_landmark().set_index(["detector", "landmark"])
+    assert per_landmark["flagged"].groupby("detector").sum().to_dict() == {"dlc": 3, "frcnn": 22}
+    assert per_landmark.loc[("dlc", truth.landmark.iloc[0]), "flagged"] == 1
+    assert per_landmark.loc[("dlc", truth.landmark.iloc[5]), "flagged"] == 0
+    assert len(result.details()["flagged_by_landmark"]) == 44
+    assert _result(pd.DataFrame(columns=evaluate.EVALUATED_COLUMNS), pipeline.flag_table(detections, cutoffs),
+                   pd.DataFrame()).flags_by_landmark().empty
+
+
 def test_cohort_without_landmarks_is_skipped(tmp_path):
     cohort = load_cohort(make_native_cohort(tmp_path / "c", n_patients=3, with_landmarks=False))
     result = detection.run(cohort, PROFILES["smoke"], seed=0, device="cpu", out_dir=tmp_path / "out")
