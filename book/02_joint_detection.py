@@ -96,7 +96,7 @@ pd.set_option("display.precision", 3)
 # The book's own stand-in for ImageNet is synthetic pretraining (`pretrain_hands`, `ra_lib.stages.detection.pretrain`):
 # DeepLabCut first learns on hands of a synthetic cohort generated for the purpose (exact centres, a seed
 # apart from any cohort it scores, only the landmarks this cohort labels), then fine-tunes on the labelled
-# hands. The pretrained weights are cached in the stage's `pretrained/` folder under a key of the generator
+# hands (on in the `paper` profile; in `quick` pass `pretrain_hands` and `pretrain_epochs` as parameters). The pretrained weights are cached in the stage's `pretrained/` folder under a key of the generator
 # version, the settings and the landmarks, so a build pays for them once. Training augmentation follows how
 # archives vary: half the hands mirrored (an upright hand is shown with its thumb on the left in some archives
 # and on the right in others), rotations up to 15 degrees, scale 0.75-1.25, histogram equalisation (exposure

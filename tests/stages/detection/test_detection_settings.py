@@ -44,8 +44,9 @@ def test_resolve_overrides_and_checks():
 
 def test_synthetic_pretraining_is_checked_and_sized_per_profile():
     assert PROFILES["smoke"].pretrain_hands == 0  # make test stays fast
-    quick = PROFILES["quick"]
-    assert quick.n_train == 20 and quick.pretrain_hands > quick.n_train and quick.pretrain_epochs >= 1
+    assert PROFILES["quick"].n_train == 20
+    paper = PROFILES["paper"]
+    assert paper.pretrain_hands > paper.n_train and paper.pretrain_epochs >= 1
     with pytest.raises(ValueError, match="pretrain_epochs >= 1"):
         resolve(PROFILES, "smoke", pretrain_hands=5, pretrain_epochs=0)
     with pytest.raises(ValueError, match="pretrain_hands must be >= 0"):
