@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fixtures.cohort_fuzz import FORMATS, OUTCOMES, exercise, fresh_case, mutate  # noqa: E402
+import ra_lib.core.geometry  # noqa: E402,F401  (torch, which load_hand imports on first use: not timed as a hang)
 
 RULES_KEPT = ("clear error naming the file", "accepted")
 
