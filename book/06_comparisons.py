@@ -38,7 +38,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 import ra_lib.stages.comparisons as comparisons
-from ra_lib.cohort.manifest import load_cohort
+from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store
 from ra_lib.core import plots
 from ra_lib.core.contracts import CLASSIFICATION, GRADING, OVERALL_SCORE

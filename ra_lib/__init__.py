@@ -5,6 +5,7 @@ The public entry points are few: :func:`load_cohort` (read and check a cohort ma
 :mod:`ra_lib.stages`; shared machinery in :mod:`ra_lib.core`, cohort reading in :mod:`ra_lib.cohort`,
 metrics and statistics in :mod:`ra_lib.evaluation`. ``python -m ra_lib run`` builds the book.
 """
+from ra_lib.cohort import load_cohort
 from ra_lib.core.contracts import STAGES
 
-__all__ = ["STAGES"]
+__all__ = ["STAGES", "load_cohort"]

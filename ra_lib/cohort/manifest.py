@@ -317,17 +317,3 @@ def _check_privacy(privacy, bad) -> str:
     if outside_reason(salt_file):
         bad("privacy.salt_file", f"path {salt_file!r} {outside_reason(salt_file)}: the salt stays in the data root")
     return salt_file
-
-
-# Transition: names that lived here before the package split. The lead rewrites the old
-# ``from ra_lib.cohort.manifest import load_cohort`` imports, then this block goes.
-_MOVED = {"load_cohort": "ra_lib.cohort.cohort", "check": "ra_lib.cohort.cohort", "Cohort": "ra_lib.cohort.cohort",
-          "main": "ra_lib.cohort.cli", "split_column": "ra_lib.cohort.hands"}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,7 +58,7 @@ def write_stage_run(path: Path, result: dict, parameters: dict) -> None:
 
 
 def _cohort_size(manifest: str) -> dict:
-    from ra_lib.cohort.manifest import load_cohort
+    from ra_lib.cohort import load_cohort
 
     cohort = load_cohort(REPO_ROOT / manifest)
     size = {"cohort": cohort.manifest.cohort, "images": len(cohort.images), "hands": len(cohort.hands)}

@@ -23,12 +23,6 @@ def resolve(profiles: Mapping[str, Settings], profile: str, **overrides: Any) ->
     if profile not in profiles:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(profiles)}")
     base = profiles[profile]
-    if isinstance(base, Mapping):  # TRANSITION: stages still on dict profiles
-        from types import SimpleNamespace
-        unknown = sorted(set(overrides) - set(base))
-        if unknown:
-            raise ValueError(f"unknown setting(s) {unknown} for profile {profile!r}; known: {sorted(base)}")
-        return SimpleNamespace(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
     known = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(overrides) - known)
     if unknown:

@@ -1,8 +1,17 @@
+from dataclasses import dataclass, FrozenInstanceError
+
 import pytest
 
 from ra_lib.core.profiles import resolve
 
-PROFILES = {"smoke": {"epochs": 1, "size": 32}, "quick": {"epochs": 5, "size": 64}}
+
+@dataclass(frozen=True)
+class Settings:
+    epochs: int
+    size: int
+
+
+PROFILES = {"smoke": Settings(epochs=1, size=32), "quick": Settings(epochs=5, size=64)}
 
 
 def test_none_means_profile_default_and_values_override():
@@ -15,3 +24,10 @@ def test_unknown_profile_and_setting_are_errors():
         resolve(PROFILES, "paper")
     with pytest.raises(ValueError, match="epoch"):
         resolve(PROFILES, "smoke", epoch=3)
+
+
+def test_resolve_leaves_the_profile_untouched():
+    cfg = resolve(PROFILES, "quick", epochs=9)
+    assert PROFILES["quick"].epochs == 5 and cfg.epochs == 9
+    with pytest.raises(FrozenInstanceError):
+        cfg.epochs = 3

@@ -6,7 +6,7 @@ import pytest
 
 from fixtures.builders import make_native_cohort
 from fixtures.detection_cases import shifted_detections, site_scores, truth_hand
-from ra_lib.cohort.manifest import load_cohort
+from ra_lib.cohort import load_cohort
 from ra_lib.core import contracts
 from ra_lib.stages import detection
 from ra_lib.stages.detection import evaluate, pipeline

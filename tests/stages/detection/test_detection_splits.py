@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from fixtures.builders import make_native_cohort
-from ra_lib.cohort.manifest import load_cohort
+from ra_lib.cohort import load_cohort
 from ra_lib.stages.detection import splits
 
 
