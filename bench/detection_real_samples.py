@@ -1,7 +1,7 @@
 """Benchmark: stage 2's DeepLabCut trained on a synthetic cohort, scored on real hand radiographs.
 
     .venv/bin/python bench/detection_real_samples.py [--manifest data_manifests/synthetic_quick.yaml]
-        [--profile quick] [--finetune 4] [--dlc-epochs N] [--threads 2]
+        [--profile quick] [--finetune 4] [--dlc-epochs N] [--threads 2] [--set KEY=VALUE ...]
 
 The real hands are ``../shared/real_samples/hands_joints/`` beside the repository (8 pediatric hand
 radiographs, 630 x 910 px, 15 labelled points each; two are mirrored copies of two others). Their
@@ -33,7 +33,7 @@ from PIL import Image
 
 from ra_lib.cohort import load_cohort, sites
 from ra_lib.core import geometry
-from ra_lib.core.profiles import resolve
+from ra_lib.core.profiles import parse_assignment, resolve
 from ra_lib.stages.detection import PROFILES, dlc, evaluate, inputs, splits
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--per-landmark", action="store_true")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="stage-2 settings over the profile's (e.g. dlc_augmentation=archive)")
     parser.add_argument("--cache", default="_build/detection_pretrained",
                         help="folder (relative to the repository) caching the synthetic pretraining")
     args = parser.parse_args()
@@ -120,6 +122,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     knobs = {"pretrain_hands": args.pretrain_hands, "pretrain_epochs": args.pretrain_epochs}
+    knobs.update(dict(parse_assignment(pair) for pair in args.set))
     settings = resolve(PROFILES, args.profile, dlc_epochs=args.dlc_epochs,
                        **{k: v for k, v in knobs.items() if v is not None})
     cohort = load_cohort(REPOSITORY / args.manifest if not Path(args.manifest).is_absolute() else args.manifest)

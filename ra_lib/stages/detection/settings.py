@@ -15,6 +15,8 @@ CROP_CENTRES = ("dlc", "frcnn", "truth")
 #: DeepLabCut model sets: the paper's erosion + JSN models, or one model over all 22 landmarks.
 DLC_MODEL_SETS = ("paper", "union")
 FRCNN_ARCHS = ("mobilenet_v3", "resnet50")
+#: DeepLabCut training augmentations (:data:`ra_lib.stages.detection.dlc.AUGMENTATIONS`).
+DLC_AUGMENTATIONS = ("upright", "archive")
 
 
 @dataclass(frozen=True)
@@ -25,12 +27,18 @@ class DetectionSettings:
     DeepLabCut's own held-out set. Crop store: ``crop_size`` pixels a side, cut around the
     ``crop_centres``. DeepLabCut (``dlc_*``): square input side, backbone (``cspnext_s`` or the paper's
     ``resnet_50``), model set, epochs, batch, learning rate, its likelihood cut-off ``dlc_p_cutoff``
-    (below it a detection is flagged) and optional local backbone weights. Faster R-CNN
+    (below it a detection is flagged), optional local backbone weights, the training augmentation
+    (``upright`` or ``archive``, :data:`ra_lib.stages.detection.dlc.AUGMENTATIONS`) and ``dlc_mirror_search``:
+    each hand is also scored mirrored and the more confident of the two readings is kept, so a hand shown in the
+    other display convention (thumb on the other side) is found as well. Faster R-CNN
     (``frcnn_*``): backbone, input side, epochs, batch, SGD learning rate, width of the two-layer box
     head (torchvision's default 1024), the box score below which a detection is flagged, optional local
     weights. Synthetic pretraining (``pretrain_*``, :mod:`ra_lib.stages.detection.pretrain`): DeepLabCut first
     learns ``pretrain_epochs`` epochs on ``pretrain_hands`` hands of a cohort generated with the synthetic
     profile ``pretrain_generator``, then fine-tunes on the ``n_train`` labelled hands (0 hands: no pretraining).
+    Joint refiner (``refine_*``, :mod:`ra_lib.stages.detection.refine`): patch side in pixels and in proximal
+    phalanges, the simulated coarse error (phalanges), patches drawn per labelled joint per epoch, epochs, batch,
+    peak learning rate, U-net width and the refinement passes at inference.
     """
 
     n_train: int
@@ -56,15 +64,29 @@ class DetectionSettings:
     pretrain_hands: int = 0
     pretrain_epochs: int = 0
     pretrain_generator: str = "quick"
+    dlc_augmentation: str = "upright"
+    dlc_mirror_search: bool = False
+    refine_patch_size: int = 64
+    refine_field: float = 1.5
+    refine_jitter: float = 0.2
+    refine_samples: int = 32
+    refine_epochs: int = 12
+    refine_batch_size: int = 64
+    refine_lr: float = 2e-3
+    refine_width: int = 16
+    refine_steps: int = 2
 
     def __post_init__(self) -> None:
         for name, value, known in (("crop_centres", self.crop_centres, CROP_CENTRES),
                                    ("dlc_models", self.dlc_models, DLC_MODEL_SETS),
-                                   ("frcnn_arch", self.frcnn_arch, FRCNN_ARCHS)):
+                                   ("frcnn_arch", self.frcnn_arch, FRCNN_ARCHS),
+                                   ("dlc_augmentation", self.dlc_augmentation, DLC_AUGMENTATIONS)):
             if value not in known:
                 raise ValueError(f"unknown {name} {value!r}; expected one of {known}")
         for name in ("n_train", "n_test", "crop_size", "dlc_image_size", "dlc_epochs", "dlc_batch_size",
-                     "frcnn_image_size", "frcnn_epochs", "frcnn_batch_size", "frcnn_box_head_width"):
+                     "frcnn_image_size", "frcnn_epochs", "frcnn_batch_size", "frcnn_box_head_width",
+                     "refine_patch_size", "refine_samples", "refine_epochs", "refine_batch_size", "refine_width",
+                     "refine_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         if self.pretrain_hands < 0 or (self.pretrain_hands and self.pretrain_epochs < 1):
