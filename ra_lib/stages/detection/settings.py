@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: Which centres the crop store is cut around: a detector's or the labelled (true) ones.
-CROP_CENTRES = ("dlc", "frcnn", "truth")
+CROP_CENTRES = ("dlc", "dlc_refined", "frcnn", "truth")
 #: DeepLabCut model sets: the paper's erosion + JSN models, or one model over all 22 landmarks.
 DLC_MODEL_SETS = ("paper", "union")
 FRCNN_ARCHS = ("mobilenet_v3", "resnet50")
@@ -38,7 +38,7 @@ class DetectionSettings:
     profile ``pretrain_generator``, then fine-tunes on the ``n_train`` labelled hands (0 hands: no pretraining).
     Joint refiner (``refine_*``, :mod:`ra_lib.stages.detection.refine`): patch side in pixels and in proximal
     phalanges, the simulated coarse error (phalanges), patches drawn per labelled joint per epoch, epochs, batch,
-    peak learning rate, U-net width and the refinement passes at inference.
+    peak learning rate, U-net width and the refinement passes at inference (``refine_epochs=0``: no refiner).
     """
 
     n_train: int
@@ -85,10 +85,12 @@ class DetectionSettings:
                 raise ValueError(f"unknown {name} {value!r}; expected one of {known}")
         for name in ("n_train", "n_test", "crop_size", "dlc_image_size", "dlc_epochs", "dlc_batch_size",
                      "frcnn_image_size", "frcnn_epochs", "frcnn_batch_size", "frcnn_box_head_width",
-                     "refine_patch_size", "refine_samples", "refine_epochs", "refine_batch_size", "refine_width",
-                     "refine_steps"):
+                     "refine_patch_size", "refine_samples", "refine_batch_size", "refine_width", "refine_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.refine_epochs < 0 or (self.crop_centres == "dlc_refined" and not self.refine_epochs):
+            raise ValueError(f"refine_epochs must be >= 0, and >= 1 for crops at the refined centres; got "
+                             f"{self.refine_epochs}")
         if self.pretrain_hands < 0 or (self.pretrain_hands and self.pretrain_epochs < 1):
             raise ValueError(f"pretrain_hands must be >= 0 and, when used, pretrain_epochs >= 1; got "
                              f"{self.pretrain_hands} hands, {self.pretrain_epochs} epochs")
@@ -101,15 +103,17 @@ PROFILES = {
                                dlc_image_size=64, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=1,
                                dlc_batch_size=4, dlc_lr=5e-4,
                                frcnn_arch="mobilenet_v3", frcnn_image_size=64, frcnn_epochs=1, frcnn_batch_size=4,
-                               frcnn_box_head_width=128),
-    "quick": DetectionSettings(n_train=20, n_test=6, crop_size=64, crop_centres="dlc",
+                               frcnn_box_head_width=128, refine_patch_size=32, refine_samples=2, refine_epochs=1,
+                               refine_width=8, refine_steps=1),
+    "quick": DetectionSettings(n_train=20, n_test=6, crop_size=64, crop_centres="dlc_refined",
                                dlc_image_size=128, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=40,
                                dlc_batch_size=4, dlc_lr=1e-3,
                                frcnn_arch="mobilenet_v3", frcnn_image_size=256, frcnn_epochs=30, frcnn_batch_size=4,
                                frcnn_box_head_width=256),
-    "paper": DetectionSettings(n_train=20, n_test=20, crop_size=224, crop_centres="dlc",
+    "paper": DetectionSettings(n_train=20, n_test=20, crop_size=224, crop_centres="dlc_refined",
                                dlc_image_size=256, dlc_net_type="resnet_50", dlc_models="paper", dlc_epochs=200,
                                dlc_batch_size=8, dlc_lr=5e-4,
                                frcnn_arch="resnet50", frcnn_image_size=512, frcnn_epochs=30, frcnn_batch_size=4,
-                               frcnn_box_head_width=1024, pretrain_hands=1000, pretrain_epochs=50),
+                               frcnn_box_head_width=1024, pretrain_hands=1000, pretrain_epochs=50,
+                               refine_patch_size=96, refine_samples=64, refine_epochs=30, refine_width=32),
 }
