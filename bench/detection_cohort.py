@@ -1,10 +1,10 @@
 """Benchmark: stage 2 end to end on a cohort, its headline, flags per landmark and wall time.
 
     .venv/bin/python bench/detection_cohort.py [--manifest data_manifests/synthetic_quick.yaml]
-        [--profile quick] [--set KEY=VALUE ...] [--per-landmark] [--threads 1]
+        [--profile quick] [--set KEY=VALUE ...] [--per-landmark] [--threads 1] [--out DIR]
 
 Runs :func:`ra_lib.stages.detection.run` exactly as the chapter does (both detectors, the baseline, the
-crop store) into a temporary folder and prints every headline value (``detection_rate/<detector>/<kind>``,
+crop store) into a temporary folder (or ``--out``, e.g. for ``bench/classification.py --store``) and prints every headline value (``detection_rate/<detector>/<kind>``,
 ``mean_error_paper_px/<detector>/<kind>``, ...) and the stage's seconds. A synthetic manifest's cohort is
 generated first when missing. For the 700-hand timing of the detection issue, generate a cohort of that
 size through a manifest (a copy of ``synthetic_quick.yaml`` with ``synthetic: {profile: quick, seed: 0,
@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--per-landmark", action="store_true", help="detection rate and flags per landmark")
+    parser.add_argument("--out", help="keep the stage's artifacts (detections, crop store) in this folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     manifest = Path(args.manifest) if Path(args.manifest).is_absolute() else REPOSITORY / args.manifest
@@ -43,7 +44,7 @@ def main() -> None:
     settings = resolve(detection.PROFILES, args.profile, **dict(parse_assignment(pair) for pair in args.set))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        result = detection.run(cohort, settings, seed=args.seed, out_dir=folder, progress=False)
+        result = detection.run(cohort, settings, seed=args.seed, out_dir=args.out or folder, progress=False)
     seconds = time.perf_counter() - started
     print(f"{manifest.name}: {len(cohort.hands)} hands, profile {args.profile}, overrides {args.set or 'none'}; "
           f"stage 2 in {seconds:.0f} s")

@@ -158,7 +158,7 @@ def main() -> None:
         n_fit = n_train + len(split["test"])
         model, summary = dlc.fit(images[:n_fit], points[:n_fit], range(n_train), range(n_train, n_fit),
                                  Path(folder) / "synthetic", settings, seed=args.seed, weights=weights)
-        synthetic = model.detect(images[n_fit:], frames[n_fit:])
+        synthetic = model.detect(images[n_fit:], frames[n_fit:], progress=False)
         if finetune:
             position = {h: n for n, h in enumerate(real.hands["hand_id"])}
             real_points = inputs.keypoints_in_model(real.landmarks, real_frames, sites.HAND_LANDMARKS)
@@ -166,7 +166,7 @@ def main() -> None:
                 dlc.snapshot_path(next(iter(model.projects.values())))))
             model, _ = dlc.fit(real_images, real_points, [position[h] for h in finetune],
                                [position[h] for h in scored[:1]], Path(folder) / "finetuned", tuned, seed=args.seed)
-        detections = model.detect(real_images, real_frames)
+        detections = model.detect(real_images, real_frames, progress=False)
     figures = {f"{name}/dlc": value for name, value in score(detections, real, scored).items()}
     figures.update({f"{name.replace('transfer/', 'synthetic/')}/dlc": value
                     for name, value in score(synthetic, cohort, synthetic_scored).items()})

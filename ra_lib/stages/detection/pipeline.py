@@ -215,7 +215,7 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
                                               device=device, progress=progress)
     dlc_model, dlc_summary = dlc.fit(dlc_inputs, points, train_pos, test_pos, out_dir / "dlc_project", settings,
                                      seed=seed, device=device, weights=weights)
-    dlc_detections = dlc_model.detect(dlc_inputs, dlc_frames, device=device)
+    dlc_detections = dlc_model.detect(dlc_inputs, dlc_frames, device=device, progress=progress)
     refined = dlc_detections.iloc[0:0]
     if settings.refine_epochs:
         refiner, _ = refine.fit(cohort, cohort.landmarks, split["train"], settings, seed=seed, device=device,

@@ -3,8 +3,8 @@
 Paper 001 labelled 20 radiographs (``n_train``), resized them to 256 x 256 and trained DeepLabCut
 (ResNet-50, two models: erosion and JSN joints); paper 002 fine-tuned a COCO Faster R-CNN (ResNet-50
 FPN). ``quick`` keeps the 20 labelled hands but uses small, fast backbones from random weights on CPU
-(a CSPNeXt-S DeepLabCut over all landmarks at 128 px, a MobileNet-V3 Faster R-CNN at 256 px);
-``smoke`` trains each for one epoch on 3 hands.
+(a CSPNeXt-S DeepLabCut over all landmarks at 128 px for 200 epochs, a MobileNet-V3 Faster R-CNN at 256 px)
+and refines DeepLabCut's centres on full-resolution patches; ``smoke`` trains each for one epoch on 3 hands.
 """
 from __future__ import annotations
 
@@ -106,10 +106,10 @@ PROFILES = {
                                frcnn_box_head_width=128, refine_patch_size=32, refine_samples=2, refine_epochs=1,
                                refine_width=8, refine_steps=1),
     "quick": DetectionSettings(n_train=20, n_test=6, crop_size=64, crop_centres="dlc_refined",
-                               dlc_image_size=128, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=40,
+                               dlc_image_size=128, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=200,
                                dlc_batch_size=4, dlc_lr=1e-3,
                                frcnn_arch="mobilenet_v3", frcnn_image_size=256, frcnn_epochs=30, frcnn_batch_size=4,
-                               frcnn_box_head_width=256),
+                               frcnn_box_head_width=256, refine_samples=16, refine_epochs=8),
     "paper": DetectionSettings(n_train=20, n_test=20, crop_size=224, crop_centres="dlc_refined",
                                dlc_image_size=256, dlc_net_type="resnet_50", dlc_models="paper", dlc_epochs=200,
                                dlc_batch_size=8, dlc_lr=5e-4,
