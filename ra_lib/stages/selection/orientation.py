@@ -105,7 +105,7 @@ def check_truth(truth: pd.DataFrame, view_classes: Sequence[str], source: str) -
         if view == "other":
             continue
         if not (np.isfinite(k) and k == int(k) and 0 <= k <= 3):
-            problems.append(f"{image_id}: rot90_k {truth['rot90_k'][i]!r} is not 0, 1, 2 or 3")
+            problems.append(f"{image_id}: rot90_k {str(truth['rot90_k'][i])!r} is not 0, 1, 2 or 3")
         if view == "one_hand" and side not in THUMB_SIDES:
             problems.append(f"{image_id}: one hand with thumb_side {side!r} (expected left or right)")
     if problems:
