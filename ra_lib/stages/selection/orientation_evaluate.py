@@ -59,13 +59,12 @@ def variant_predictions(hands: pd.DataFrame, cache: torch.Tensor, model: Orienta
 def accuracies(rows: pd.DataFrame) -> dict[str, float | None]:
     """Rotation, thumb-side (single hands) and 12-class accuracy of prediction rows; None when empty."""
     one_hand = rows[rows["view_true"] == "one_hand"]
-    values = {
+    return {
         "rotation": metrics.accuracy(rows["rot90_k_true"], rows["rot90_k_pred"]) if len(rows) else None,
         "thumb_side": (metrics.accuracy(one_hand["thumb_side_true"], one_hand["thumb_side_pred"])
                        if len(one_hand) else None),
         "twelve_class": metrics.accuracy(rows["orientation_true"], rows["orientation_pred"]) if len(rows) else None,
     }
-    return values
 
 
 def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:

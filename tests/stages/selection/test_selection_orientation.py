@@ -61,8 +61,7 @@ def test_both_hands_variants_keep_their_group():
         assert side == ""
         upright_again = geometry.rotate90(geometry.orient(stored, turns, mirrored), -k)
         np.testing.assert_array_equal(upright_again, geometry.mirror(canonical) if mirrored else canonical)
-    classes = variant_classes(["both_hands"], [""], [3])
-    assert set(classes[0]) <= {0, 1, 2, 3} and sorted(set(classes[0])) == [0, 1, 2, 3]
+    assert sorted(set(variant_classes(["both_hands"], [""], [3])[0])) == [0, 1, 2, 3]
 
 
 def test_variants_stack_image_by_image():
