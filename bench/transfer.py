@@ -134,8 +134,9 @@ def orientation_transfer(cohort: Path, real: Path, settings, seed: int, device, 
     predicted = decode(predict_orientation(model, real_cache, settings.orientation_batch_size, device))
     labels = pd.concat([labels, predicted], axis=1)
     labels["rotation_correct"] = labels["rot90_k_pred"] == labels["rot90_k"]
-    labels["thumb_correct"] = labels["thumb_side_pred"] == labels["thumb_side"]
     one_hand = labels["view"] == "one_hand"
+    thumb_correct = labels["thumb_side_pred"] == labels["thumb_side"]
+    labels["thumb_correct"] = thumb_correct.astype(float).where(one_hand)  # single hands only
     print("real orientation accuracy by view and rotation (ccw deg):\n" + labels.groupby(["view", "rotation_ccw_deg"])[
         ["rotation_correct", "thumb_correct"]].mean().to_string(float_format=lambda v: f"{v:.2f}"))
     rows = {image_id: row for image_id, row in zip(labels["image_id"], labels.to_dict(orient="records"))}

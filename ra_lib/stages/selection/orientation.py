@@ -96,7 +96,8 @@ def upright(image, row, thumb_side: str = "right"):
 
 def check_truth(truth: pd.DataFrame, view_classes: Sequence[str], source: str) -> pd.DataFrame:
     """``truth`` (``image_id``, ``rot90_k``, ``thumb_side``, rows as ``view_classes``) with ``rot90_k`` as int
-    and ``thumb_side`` ``""`` off single hands; raises :class:`RaDataError` naming ``source``, the row and the problem."""
+    and ``thumb_side`` ``""`` off single hands; raises :class:`RaDataError` naming ``source``, each bad
+    image and its problem."""
     truth = truth.reset_index(drop=True)
     turns = pd.to_numeric(truth["rot90_k"], errors="coerce")
     sides = truth["thumb_side"].fillna("").astype(str).str.strip()

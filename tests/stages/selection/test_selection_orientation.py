@@ -91,8 +91,9 @@ def test_decode_and_upright():
 def test_model_trains_and_predicts_shapes():
     settings = oriented_settings(orientation_epochs=1, orientation_copies=1)
     images = torch.rand(6, 1, 24, 24)
-    model, history = train_orientation(images, ["one_hand"] * 3 + ["both_hands"] * 3, ["left", "right", "left", "", "", ""],
-                                       [0, 1, 2, 3, 0, 1], ["train"] * 4 + ["val"] * 2, settings, seed=0)
+    views, sides = ["one_hand"] * 3 + ["both_hands"] * 3, ["left", "right", "left", "", "", ""]
+    model, history = train_orientation(images, views, sides, [0, 1, 2, 3, 0, 1], ["train"] * 4 + ["val"] * 2,
+                                       settings, seed=0)
     assert list(history.columns) == ["epoch", "train_loss", "val_loss"] and len(history) == 1
     probabilities = predict_orientation(model, images)
     assert probabilities.shape == (6, 12)
@@ -139,7 +140,8 @@ def test_truth_is_read_from_the_synthetic_truth_file(tmp_path):
     assert orientation_truth(_Cohort(images, tmp_path / "absent"), ["one_hand", "both_hands", "other"]) is None
 
 
-@pytest.mark.parametrize("rot90_k, thumb_side, message", [(4, "left", "rot90_k '4'"), (1, "", "one hand with thumb_side ''")])
+@pytest.mark.parametrize("rot90_k, thumb_side, message",
+                         [(4, "left", "rot90_k '4'"), (1, "", "one hand with thumb_side ''")])
 def test_bad_truth_names_the_file_and_image(tmp_path, rot90_k, thumb_side, message):
     images = pd.DataFrame({"image_id": ["a"], "view": ["left_hand"]})
     pd.DataFrame({"image_id": ["a"], "rot90_k": [rot90_k], "thumb_side": [thumb_side]}).to_csv(
