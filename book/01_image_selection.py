@@ -235,6 +235,9 @@ metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed
 #
 # Later stages start from the images the fused models select (`model == "two_binary_fused"` in
 # `predictions.csv`; train and validation images are predicted too and marked by `split`).
+# `orientation.csv` holds each hand image's predicted quarter turn and thumb side (with the truth where
+# the cohort has it); `ra_lib.stages.selection.orientation.upright(image, row)` turns an image upright,
+# thumb on the right, from its row.
 
 # %%
 display(figures.summary(result))

@@ -77,7 +77,7 @@ class SelectionSettings:
     orientation_patience: int | None = 3
     orientation_lr: float = 2e-3
     orientation_batch_size: int = 64
-    orientation_copies: int = 1
+    orientation_copies: int = 3
 
     def __post_init__(self) -> None:
         for name in ("input_size", "epochs", "batch_size", "orientation_width", "orientation_epochs",
