@@ -109,7 +109,7 @@ PROFILES = {
                                dlc_image_size=128, dlc_net_type="cspnext_s", dlc_models="union", dlc_epochs=200,
                                dlc_batch_size=4, dlc_lr=1e-3,
                                frcnn_arch="mobilenet_v3", frcnn_image_size=256, frcnn_epochs=30, frcnn_batch_size=4,
-                               frcnn_box_head_width=256, refine_samples=16, refine_epochs=8),
+                               frcnn_box_head_width=256, refine_samples=12, refine_epochs=8),
     "paper": DetectionSettings(n_train=20, n_test=20, crop_size=224, crop_centres="dlc_refined",
                                dlc_image_size=256, dlc_net_type="resnet_50", dlc_models="paper", dlc_epochs=200,
                                dlc_batch_size=8, dlc_lr=5e-4,
