@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no files found in {', '.join(args.inputs)}", file=sys.stderr)
         return 2
     result = run(inputs, root, args.out, settings, scheduler=args.scheduler, progress=not args.no_progress)
-    headline = result.headline()
-    print(f"{headline['images']} image(s): {headline['scored_images']} scored, {headline['flagged_images']} "
-          f"flagged ({result.reused} reused from an earlier run) in {result.seconds:.1f} s; "
+    flagged = int((result.images["status"] == "flagged").sum())
+    print(f"{len(result.images)} image(s): {len(result.images) - flagged} scored, {flagged} flagged "
+          f"({result.reused} reused from an earlier run) in {result.seconds:.1f} s; "
           f"report: {Path(args.out) / 'report.html'}")
     return 0
 

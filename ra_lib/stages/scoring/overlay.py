@@ -1,4 +1,4 @@
-"""The verdict PNG of one radiograph: the image, shrunk, with its selection, hand split and scores drawn.
+"""The verdict PNG of one radiograph: the image, resized, with its selection, hand split and scores drawn.
 
 Only model outputs are written on it (no file name, no patient data).
 """
@@ -29,11 +29,11 @@ def verdict_lines(record: dict) -> list[str]:
 
 
 def draw_verdict(image: np.ndarray, record: dict, side: int) -> bytes:
-    """PNG bytes: ``image`` (float grey in [0, 1]) shrunk to ``side`` pixels at most, the verdict on top."""
+    """PNG bytes: ``image`` (float grey in [0, 1]) resized to ``side`` pixels on its longest side, the verdict on top."""
     height, width = image.shape
-    scale = min(1.0, side / max(height, width))
+    scale = side / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    pixels = np.clip(geometry.resize(image, size) if scale < 1 else image, 0, 1)
+    pixels = np.clip(geometry.resize(image, size), 0, 1)
     canvas = Image.fromarray((pixels * 255).round().astype(np.uint8)).convert("RGB")
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=max(10, size[1] // 32))

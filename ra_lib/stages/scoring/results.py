@@ -77,8 +77,8 @@ def image_rows(inputs: list[ScoringInput], keys: list[str], store: ResultStore) 
             hands.append({"image_key": image_key, "image_id": item.image_id, "patient": item.patient,
                           "hand": hand["hand"], "x0": hand["x0"], "x1": hand["x1"], "score": hand.get("score")})
     image_table = pd.DataFrame(images, columns=IMAGE_COLUMNS)
-    for column in ("p_one_hand", "p_both_hands", "overall_score"):
-        image_table[column] = image_table[column].astype(float)
+    image_table = image_table.astype({"width": "Int64", "height": "Int64", "p_one_hand": float, "p_both_hands": float,
+                                      "overall_score": float})
     hand_table = pd.DataFrame(hands, columns=HAND_COLUMNS).astype({"score": float})
     return image_table, hand_table
 
