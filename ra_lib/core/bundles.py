@@ -127,6 +127,12 @@ def _swap_in(staging: Path, folder: Path) -> None:
         shutil.rmtree(old)
 
 
+def remove_bundle(folder: str | Path) -> None:
+    """Delete a bundle (when a stage trained nothing, so that no stale bundle outlives its run)."""
+    if Path(folder).exists():
+        shutil.rmtree(folder)
+
+
 def load_bundle(folder: str | Path, stage: str | None = None) -> Bundle:
     """Read and check a bundle; raise :class:`BundleError` naming ``bundle.json`` and what does not match."""
     folder = Path(folder)

@@ -99,7 +99,7 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
 
     ``cohort`` is a :class:`ra_lib.cohort.manifest.Cohort` (``images``, ``folds``, ``load_image``);
     ``device`` a torch device or ``"auto"`` (cuda when present). With ``bundle_dir`` the trained models
-    are written there as a model bundle (:func:`write_bundle`; nothing when no model was trained).
+    are written there as a model bundle (:func:`write_bundle`; an old one is removed when nothing is trained).
     """
     device = select_device(device) if isinstance(device, str) else device
     images = cohort.images.reset_index(drop=True).copy()
@@ -109,6 +109,8 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     classes, split = images["class"].to_numpy(), images["split"].to_numpy()
     reason = single_class_reason(classes, split)
     if reason is not None:
+        if bundle_dir is not None:
+            bundles.remove_bundle(bundle_dir)
         empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
         return SelectionResult(settings, images, empty, pd.DataFrame(columns=ROTATED_COLUMNS),
                                selection_metrics(empty, threshold=settings.threshold), skipped=reason)
