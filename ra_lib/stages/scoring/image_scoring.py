@@ -71,7 +71,7 @@ def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettin
     record.update(models.selection.predict(image))
     if record["selection"] == "other":
         flag("not_a_hand", "selected as 'other': not a hand radiograph")
-    elif models.selection.uncertain(record["p_one_hand"], record["p_both_hands"], settings.uncertain_margin):
+    if models.selection.uncertain(record["p_one_hand"], record["p_both_hands"], settings.uncertain_margin):
         flag("uncertain_selection", f"selection probabilities {record['p_one_hand']:.2f} / "
                                     f"{record['p_both_hands']:.2f} within {settings.uncertain_margin:g} of the "
                                     f"threshold {models.selection.threshold:g}")

@@ -20,12 +20,22 @@ def verdict_lines(record: dict) -> list[str]:
     if record["selection"] is None:
         lines = ["no selection"]
     else:
-        lines = [f"{record['selection'].replace('_', ' ')}  (one hand {record['p_one_hand']:.2f}, "
-                 f"both hands {record['p_both_hands']:.2f})"]
+        lines = [record["selection"].replace("_", " "),
+                 f"P(one) {record['p_one_hand']:.2f}  P(both) {record['p_both_hands']:.2f}"]
     if record["overall_score"] is not None:
-        lines.append(f"overall SvdH score ({record['score_unit']}s): {record['overall_score']:.1f}")
-    lines += [f"flagged: {flag.replace('_', ' ')}" for flag in record["flags"]]
+        lines.append(f"SvdH {record['overall_score']:.1f}")
+    lines += [f"flag: {flag.replace('_', ' ')}" for flag in record["flags"]]
     return lines
+
+
+def _fitting_font(draw: ImageDraw.ImageDraw, lines: list[str], width: int) -> ImageFont.FreeTypeFont:
+    """The largest default font (10 px at least) whose longest line fits ``width``."""
+    size = max(10, width // 18)
+    font = ImageFont.load_default(size=size)
+    while size > 10 and max(draw.textlength(line, font=font) for line in lines) > width - 8:
+        size -= 1
+        font = ImageFont.load_default(size=size)
+    return font
 
 
 def draw_verdict(image: np.ndarray, record: dict, side: int) -> bytes:
@@ -36,14 +46,14 @@ def draw_verdict(image: np.ndarray, record: dict, side: int) -> bytes:
     pixels = np.clip(geometry.resize(image, size), 0, 1)
     canvas = Image.fromarray((pixels * 255).round().astype(np.uint8)).convert("RGB")
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=max(10, size[1] // 32))
+    lines = verdict_lines(record)
+    font = _fitting_font(draw, lines, size[1])
     for hand in record["hands"]:
         x = hand["x0"] * scale
         if hand["x0"] > 0:
             draw.line([(x, 0), (x, size[0])], fill=SPLIT_COLOUR, width=2)
         label = hand["hand"] if hand.get("score") is None else f"{hand['hand']}: {hand['score']:.1f}"
         draw.text((x + 4, size[0] - font.size - 6), label, fill=SPLIT_COLOUR, font=font)
-    lines = verdict_lines(record)
     banner = (font.size + 4) * len(lines) + 4
     draw.rectangle([(0, 0), (size[1], banner)], fill=BANNER_COLOURS["flagged" if record["flags"] else "ok"])
     for row, line in enumerate(lines):

@@ -1,7 +1,7 @@
 """Scored images kept between runs, and the output tables made from them.
 
 Each image's result lies in ``<out>/.cache/<key>.json`` where the key hashes the file's content, the
-model bundles' fingerprint and the settings that change a result; its verdict PNG in
+model bundles' fingerprint, the settings that change a result and the ra_lib version; its verdict PNG in
 ``<out>/images/<image_key>.png``. Both are written atomically, the PNG first, so a result on disk is
 always complete and a re-run skips it. The tables are written only once every image is done.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ra_lib.core.artifacts import atomic_path
+from ra_lib.core.bundles import ra_lib_version
 from ra_lib.stages.scoring.image_scoring import FLAGS
 from ra_lib.stages.scoring.inputs import ScoringInput
 
@@ -28,8 +29,8 @@ IMAGE_KEY_LENGTH = 16
 
 
 def result_key(content_sha256: str, models_fingerprint: str, result_settings: dict) -> str:
-    """The cache key of one image's result."""
-    text = json.dumps([content_sha256, models_fingerprint, result_settings], sort_keys=True)
+    """The cache key of one image's result (the ra_lib version too: a new release scores again)."""
+    text = json.dumps([content_sha256, models_fingerprint, result_settings, ra_lib_version()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
