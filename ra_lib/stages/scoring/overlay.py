@@ -59,5 +59,5 @@ def draw_verdict(image: np.ndarray, record: dict, side: int) -> bytes:
     for row, line in enumerate(lines):
         draw.text((4, 4 + row * (font.size + 4)), line, fill=(255, 255, 255), font=font)
     buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
+    canvas.save(buffer, format="PNG", compress_level=1)  # fast: the pictures are previews
     return buffer.getvalue()
