@@ -51,9 +51,9 @@ def hand_spans(image: np.ndarray, selection: str, laterality: str) -> list[dict]
 
 def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettings) -> tuple[dict, bytes | None]:
     """The record of one file and its verdict PNG (``None`` when the file cannot be read)."""
-    record = {"key": task.key, "image_key": task.image_key, "format": None, "width": None, "height": None, "selection": None,
-              "p_one_hand": None, "p_both_hands": None, "score_unit": None, "overall_score": None,
-              "hands": [], "flags": [], "reasons": []}
+    record = {"key": task.key, "image_key": task.image_key, "format": None, "width": None, "height": None,
+              "selection": None, "p_one_hand": None, "p_both_hands": None, "score_unit": None,
+              "overall_score": None, "hands": [], "flags": [], "reasons": []}
 
     def flag(category: str, reason: str) -> None:
         record["flags"].append(category)

@@ -39,7 +39,7 @@ def _fitting_font(draw: ImageDraw.ImageDraw, lines: list[str], width: int) -> Im
 
 
 def draw_verdict(image: np.ndarray, record: dict, side: int) -> bytes:
-    """PNG bytes: ``image`` (float grey in [0, 1]) resized to ``side`` pixels on its longest side, the verdict on top."""
+    """PNG bytes: ``image`` (float grey in [0, 1]) resized to ``side`` pixels on its longest side, verdict on top."""
     height, width = image.shape
     scale = side / max(height, width)
     size = (max(1, round(height * scale)), max(1, round(width * scale)))

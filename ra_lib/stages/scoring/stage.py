@@ -78,14 +78,15 @@ def run(inputs: Sequence[ScoringInput], artifacts_root: str | Path, out_dir: str
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
     models = ScoringModels.load(artifacts_root)
-    source = ModelSource(str(artifacts_root), models.fingerprint)
+    source = ModelSource(str(Path(artifacts_root).resolve()), models.fingerprint)  # workers may run elsewhere
     keys, tasks = [], {}
     for item in tqdm(inputs, desc="hashing", unit="file", disable=not progress, leave=False):
         content = content_key(item.path)
         key = result_key(content, models.fingerprint, settings.result_settings())
         keys.append(key)
         if not store.has(key):
-            tasks.setdefault(key, ScoringTask(str(item.path), key, content[:IMAGE_KEY_LENGTH], item.laterality))
+            tasks.setdefault(key, ScoringTask(str(Path(item.path).resolve()), key, content[:IMAGE_KEY_LENGTH],
+                                              item.laterality))
     workers = default_workers() if settings.workers is None else settings.workers
     memory = []
     if tasks:
