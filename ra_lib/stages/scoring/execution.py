@@ -1,7 +1,8 @@
 """Running the scoring tasks: in this process, or on a dask.distributed cluster (local or a user's).
 
-On a cluster each worker loads the models once (:func:`_worker_models`, cached per worker process) and
-sends back each image's record and PNG; this process writes them as they arrive. Scoring is a pure
+On a cluster each worker loads the models once (:func:`_worker_models`, cached per worker process),
+scores batches of images and sends back each image's record and PNG; this process writes them as they
+arrive. Scoring is a pure
 function of the file and the models, so the results equal the single-process ones.
 """
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ra_lib.stages.scoring.models import ModelSource, ScoringModels
 from ra_lib.stages.scoring.settings import ScoringSettings
 
 OnResult = Callable[[ScoringTask, dict, "bytes | None"], None]
+#: Most images one dask task scores.
+MAX_BATCH = 16
 
 
 def default_workers() -> int:
@@ -36,8 +39,15 @@ def _worker_models(source: ModelSource) -> ScoringModels:
     return source.load()
 
 
-def _score_on_worker(task: ScoringTask, source: ModelSource, settings: ScoringSettings):
-    return score_task(task, _worker_models(source), settings)
+def _score_batch_on_worker(tasks: Sequence[ScoringTask], source: ModelSource, settings: ScoringSettings) -> list:
+    models = _worker_models(source)
+    return [score_task(task, models, settings) for task in tasks]
+
+
+def batches(tasks: Sequence[ScoringTask], workers: int) -> list[list[ScoringTask]]:
+    """Tasks in batches (at most :data:`MAX_BATCH`), about eight per worker, to keep the scheduler's share small."""
+    size = max(1, min(MAX_BATCH, len(tasks) // (8 * max(1, workers))))
+    return [list(tasks[start:start + size]) for start in range(0, len(tasks), size)]
 
 
 def run_tasks(tasks: Sequence[ScoringTask], source: ModelSource, settings: ScoringSettings, on_result: OnResult,
@@ -70,11 +80,14 @@ def _run_on_cluster(tasks, source, settings, on_result, workers, scheduler, bar)
                                silence_logs=logging.ERROR)
     client = Client(cluster if cluster is not None else scheduler)
     try:
-        futures = {client.submit(_score_on_worker, task, source, settings, pure=False): task for task in tasks}
+        groups = batches(tasks, len(client.nthreads()))
+        futures = {client.submit(_score_batch_on_worker, group, source, settings, pure=False): group
+                   for group in groups}
         for future in as_completed(futures):
-            on_result(futures[future], *future.result())
+            for task, (record, png) in zip(futures[future], future.result()):
+                on_result(task, record, png)
             future.release()
-            bar.update()
+            bar.update(len(futures[future]))
         return list(client.run(peak_rss_mib).values())
     finally:
         client.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -23,7 +24,8 @@ def bundle_table(artifacts_root: str | Path, cohort_images: pd.DataFrame) -> pd.
         try:
             bundle = bundles.load_bundle(bundle_folder(artifacts_root, stage), stage)
         except bundles.BundleError as error:
-            rows.append({"stage": stage, "bundle": f"none ({str(error).rsplit(': ', 1)[-1]})", "models": "",
+            reason = str(error).replace(f"{Path(artifacts_root)}{os.sep}", "")
+            rows.append({"stage": stage, "bundle": f"none: {reason}", "models": "",
                          "trained on this cohort": None, "test metric": metric, "value": None})
             continue
         rows.append({"stage": stage, "bundle": bundle.fingerprint[:12], "models": ", ".join(bundle.models),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,13 +112,15 @@ class ScoringModels:
 
     @classmethod
     def load(cls, artifacts_root: str | Path) -> "ScoringModels":
+        """The bundles of stages 1 and 5 under ``artifacts_root``; reasons name files relative to it."""
         loaded, missing, described, prints = {}, {}, {}, {}
         for stage, build in ((contracts.SELECTION, SelectionModel), (contracts.OVERALL_SCORE, ScoreModel)):
             try:
                 bundle = bundles.load_bundle(bundle_folder(artifacts_root, stage), stage)
                 loaded[stage], prints[stage], described[stage] = build(bundle), bundle.fingerprint, describe(bundle)
             except bundles.BundleError as error:
-                loaded[stage], missing[stage], prints[stage] = None, str(error), "missing"
-                described[stage] = f"none: {error}"
+                reason = str(error).replace(f"{Path(artifacts_root)}{os.sep}", "")  # the same wherever it loads
+                loaded[stage], missing[stage], prints[stage] = None, reason, "missing"
+                described[stage] = f"none: {reason}"
         fingerprint = hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()
         return cls(loaded[contracts.SELECTION], loaded[contracts.OVERALL_SCORE], missing, described, fingerprint)
