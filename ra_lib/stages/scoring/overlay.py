@@ -30,7 +30,7 @@ def verdict_lines(record: dict) -> list[str]:
 
 def _fitting_font(draw: ImageDraw.ImageDraw, lines: list[str], width: int) -> ImageFont.FreeTypeFont:
     """The largest default font (10 px at least) whose longest line fits ``width``."""
-    size = max(10, width // 18)
+    size = max(10, width // 28)
     font = ImageFont.load_default(size=size)
     while size > 10 and max(draw.textlength(line, font=font) for line in lines) > width - 8:
         size -= 1
