@@ -2,7 +2,7 @@
 of the whole cross-validation under a profile.
 
     .venv/bin/python bench/classification.py                       # stand-in store, quick profile
-    .venv/bin/python bench/classification.py --profile smoke
+    .venv/bin/python bench/classification.py --profile smoke --set crop_size=48 epochs=10
     .venv/bin/python bench/classification.py --store _build/artifacts/02_joint_detection \
         --manifest data_manifests/synthetic_quick.yaml              # the real crop store and folds
 
@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from ra_lib.cohort.sites import HAND_SITES
-from ra_lib.core.profiles import resolve
+from ra_lib.core.profiles import parse_assignment, resolve
 from ra_lib.stages.classification import PROFILES
 from ra_lib.stages.classification.evaluate import evaluation_table
 from ra_lib.stages.classification.samples import hand_pairs
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--patients", type=int, default=40, help="stand-in store size")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="stage-3 settings over the profile's")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.store:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         images, index, folds = stand_in_store(args.patients, seed=args.seed)
         pairs = None
-    settings = resolve(PROFILES, args.profile)
+    settings = resolve(PROFILES, args.profile, **dict(parse_assignment(pair) for pair in args.set))
     start, cpu_start = time.perf_counter(), time.process_time()
     result = run_cv(images, index, folds, settings, seed=args.seed, pairs=pairs, progress=False)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start

@@ -1,7 +1,7 @@
 """Benchmark: stage 2's DeepLabCut trained on a synthetic cohort, scored on real hand radiographs.
 
     .venv/bin/python bench/detection_real_samples.py [--manifest data_manifests/synthetic_quick.yaml]
-        [--profile quick] [--finetune 4] [--dlc-epochs N] [--threads 2]
+        [--profile quick] [--finetune 4] [--dlc-epochs N] [--threads 2] [--set KEY=VALUE ...]
 
 The real hands are ``../shared/real_samples/hands_joints/`` beside the repository (8 pediatric hand
 radiographs, 630 x 910 px, 15 labelled points each; two are mirrored copies of two others). Their
@@ -13,10 +13,17 @@ DeepLabCut is trained as stage 2 trains it (the profile's settings, its ``n_trai
 the synthetic cohort, with the synthetic pretraining when the profile asks for it). With ``--finetune
 K`` (at most 4) it is then trained further on the first K real hands (hands 1-4, which share no patient
 with hands 5-6) and scored on the others; without it every real hand is scored. The hands go to the
-model as stage 2 sends a cohort's hands: one hand per image, left hands mirrored. The score is paper
-001's: a detection is correct when the true centre lies in the joint's box around it (boxes scaled by
-the hand's proximal phalanx), and the mean distance error in pixels of the real images. Printed:
-``transfer/detection_rate`` and ``transfer/mean_error_px`` (also ``transfer/mean_error_paper_px``).
+model as stage 2 sends a cohort's hands: one hand per image, mirrored so the thumb is on the right. The
+real hands are shown in the other display convention from the synthetic ones (a left hand with its thumb on
+the right); which sides to mirror is read off their labelled points, as stage 2 reads it off a cohort's
+labelled hands. Then the joint refiner (:mod:`ra_lib.stages.detection.refine`, when the profile has one) is
+trained on the same synthetic hands (with ``--finetune``: on the real ones) and refines DeepLabCut's centres.
+
+The score is paper 001's: a detection is correct when the true centre lies in the joint's box around it
+(boxes scaled by the hand's proximal phalanx), and the mean distance error in pixels of the real images.
+Printed: ``transfer/detection_rate`` and ``transfer/mean_error_px`` (also ``transfer/mean_error_paper_px``)
+of the refined centres, the same names ending in ``/dlc`` for DeepLabCut's own, and ``synthetic/...`` on
+scored synthetic hands.
 """
 from __future__ import annotations
 
@@ -33,8 +40,8 @@ from PIL import Image
 
 from ra_lib.cohort import load_cohort, sites
 from ra_lib.core import geometry
-from ra_lib.core.profiles import resolve
-from ra_lib.stages.detection import PROFILES, dlc, evaluate, inputs, splits
+from ra_lib.core.profiles import parse_assignment, resolve
+from ra_lib.stages.detection import PROFILES, dlc, evaluate, inputs, refine, splits
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 REAL_SAMPLES = REPOSITORY.parent / "shared" / "real_samples" / "hands_joints"
@@ -109,6 +116,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--per-landmark", action="store_true")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="stage-2 settings over the profile's (e.g. dlc_augmentation=archive)")
     parser.add_argument("--cache", default="_build/detection_pretrained",
                         help="folder (relative to the repository) caching the synthetic pretraining")
     args = parser.parse_args()
@@ -120,6 +129,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     knobs = {"pretrain_hands": args.pretrain_hands, "pretrain_epochs": args.pretrain_epochs}
+    knobs.update(dict(parse_assignment(pair) for pair in args.set))
     settings = resolve(PROFILES, args.profile, dlc_epochs=args.dlc_epochs,
                        **{k: v for k, v in knobs.items() if v is not None})
     cohort = load_cohort(REPOSITORY / args.manifest if not Path(args.manifest).is_absolute() else args.manifest)
@@ -130,11 +140,13 @@ def main() -> None:
     split = splits.split_hands(cohort, settings.n_train, settings.n_test, args.seed)
     synthetic_scored = [h for h in split["eval"] if h not in set(split["test"])][:args.synthetic_scored]
     hand_ids = split["train"] + split["test"] + synthetic_scored
-    images, frames = inputs.load_model_inputs(cohort, hand_ids, settings.dlc_image_size, progress=False)
+    sides = inputs.thumb_right_sides(cohort.landmarks[cohort.landmarks["hand_id"].isin(split["train"])], cohort.hands)
+    images, frames = inputs.load_model_inputs(cohort, hand_ids, settings.dlc_image_size, sides, progress=False)
     points = inputs.keypoints_in_model(cohort.landmarks, frames, sites.HAND_LANDMARKS)
     bodyparts = tuple(lm for lm in sites.HAND_LANDMARKS if lm in set(LANDMARK_NAMES.values()))
     points[:, [k for k, lm in enumerate(sites.HAND_LANDMARKS) if lm not in bodyparts]] = np.nan  # as a real cohort
     real_images, real_frames = inputs.load_model_inputs(real, list(real.hands["hand_id"]), settings.dlc_image_size,
+                                                        inputs.thumb_right_sides(real.landmarks, real.hands),
                                                         progress=False)
     with tempfile.TemporaryDirectory() as folder:
         n_train = len(split["train"])
@@ -146,7 +158,7 @@ def main() -> None:
         n_fit = n_train + len(split["test"])
         model, summary = dlc.fit(images[:n_fit], points[:n_fit], range(n_train), range(n_train, n_fit),
                                  Path(folder) / "synthetic", settings, seed=args.seed, weights=weights)
-        synthetic = model.detect(images[n_fit:], frames[n_fit:])
+        synthetic = model.detect(images[n_fit:], frames[n_fit:], progress=False)
         if finetune:
             position = {h: n for n, h in enumerate(real.hands["hand_id"])}
             real_points = inputs.keypoints_in_model(real.landmarks, real_frames, sites.HAND_LANDMARKS)
@@ -154,8 +166,18 @@ def main() -> None:
                 dlc.snapshot_path(next(iter(model.projects.values())))))
             model, _ = dlc.fit(real_images, real_points, [position[h] for h in finetune],
                                [position[h] for h in scored[:1]], Path(folder) / "finetuned", tuned, seed=args.seed)
-        detections = model.detect(real_images, real_frames)
-    figures = score(detections, real, scored)
+        detections = model.detect(real_images, real_frames, progress=False)
+    figures = {f"{name}/dlc": value for name, value in score(detections, real, scored).items()}
+    figures.update({f"{name.replace('transfer/', 'synthetic/')}/dlc": value
+                    for name, value in score(synthetic, cohort, synthetic_scored).items()})
+    if settings.refine_epochs:
+        refiner, _ = refine.fit(cohort, cohort.landmarks[cohort.landmarks["landmark"].isin(bodyparts)], split["train"],
+                                settings, seed=args.seed, progress=False)
+        if finetune:
+            refiner, _ = refine.fit(real, real.landmarks, finetune, settings, seed=args.seed, progress=False)
+        synthetic, detections = refiner.refine(cohort, synthetic, progress=False), refiner.refine(real, detections,
+                                                                                                  progress=False)
+    figures.update(score(detections, real, scored))
     figures.update({name.replace("transfer/", "synthetic/"): value
                     for name, value in score(synthetic, cohort, synthetic_scored).items()})
     pretrained = getattr(settings, "pretrain_hands", 0)

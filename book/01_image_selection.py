@@ -16,7 +16,8 @@
 # and augmented counts (Table 2), the binary accuracies (Table 3: 0.952 and 0.979), the three-class
 # confusion matrix (Table 4: 206 of 206 correct), the misclassified images (Fig. 4) and the paper's
 # argument that DICOM tags alone cannot select hands. Added: one three-class model on the same split
-# (the paper's stated limitation) and a check on hands rotated by 90 degrees.
+# (the paper's stated limitation), a check on hands rotated by 90 degrees and an orientation model
+# (quarter turn and thumb side, SHS_NET's 12 classes).
 # ```
 
 # %% tags=["parameters"]
@@ -29,6 +30,8 @@ epochs = None  # None: the profile's value
 input_size = None  # None: the profile's value (the paper: 252)
 augment_scale = None  # None: the profile's value (1.0: the counts of Table 2 per 841 training images)
 gallery_images = 12  # misclassified test images shown at most
+orientation_epochs = None  # None: the profile's value
+orientation_input_size = None  # None: the profile's value
 
 # %% tags=["remove-cell"]
 from dataclasses import asdict
@@ -45,7 +48,8 @@ from ra_lib.stages.selection import PROFILES, STAGE, figures, run
 from ra_lib.stages.selection.evaluate import FUSION, TAGS, THREE_CLASS
 from ra_lib.stages.selection.model import flat_features, paper_layer_table
 
-settings = resolve(PROFILES, profile, epochs=epochs, input_size=input_size, augment_scale=augment_scale)
+settings = resolve(PROFILES, profile, epochs=epochs, input_size=input_size, augment_scale=augment_scale,
+                   orientation_epochs=orientation_epochs, orientation_input_size=orientation_input_size)
 compute = select_device(device)
 cohort = load_cohort(manifest)
 out = store.stage_dir(STAGE, artifacts)
@@ -196,9 +200,34 @@ figures.show(figures.gallery(result, cohort.load_image, rotated=True, n=gallery_
 
 # %% [markdown]
 # Figure: test hands turned by 90 degrees that the fused models misclassify (the paper's Fig. 4a case).
+#
+# ### Orientation: quarter turn and thumb side
+#
+# Archives store hands turned by quarter turns and in two display conventions: a single hand's thumb
+# on the right or on the left of the upright image. A small CNN (four convolution blocks on the image
+# padded to a square, `orientation_input_size` pixels, at most `orientation_epochs` epochs; both knobs in
+# the parameters cell) predicts SHS_NET's 12 classes: both hands, one hand thumb right or one hand thumb
+# left, each at 0, 90, 180 or 270 degrees counter-clockwise. It needs no orientation labels beyond the
+# cohort's truth of each stored image: every training hand is shown in its 8 exact variants (4 quarter
+# turns, mirrored or not), whose labels follow from the truth. It is scored the same way, on the 8
+# variants of each test hand, so every rotation and both thumb sides are measured. A cohort without
+# orientation truth (`rot90_k`, `thumb_side`) trains no orientation model, and this section says so.
+
+# %%
+figures.orientation_table(result)
+
+# %%
+figures.show(figures.orientation_confusion(result),
+             "Heat map of the orientation model's 12-class confusion counts on the test hands' variants, true "
+             "class in rows, predicted class in columns.", out / "orientation_confusion.png")
+
+# %% [markdown]
+# Figure: 12-class confusion counts of the orientation model (rows: truth, columns: prediction); a
+# mirror error moves a count between the thumb-right and thumb-left blocks, a turn error within a block.
 
 # %% tags=["remove-cell"]
 store.write_table(result.predictions, out / "predictions.csv")
+store.write_table(result.orientation.table, out / "orientation.csv")
 metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed=seed, settings=asdict(settings),
                                    **result.details())
 
@@ -207,6 +236,9 @@ metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed
 #
 # Later stages start from the images the fused models select (`model == "two_binary_fused"` in
 # `predictions.csv`; train and validation images are predicted too and marked by `split`).
+# `orientation.csv` holds each hand image's predicted quarter turn and thumb side (with the truth where
+# the cohort has it); `ra_lib.stages.selection.orientation.upright(image, row)` turns an image upright,
+# thumb on the right, from its row.
 
 # %%
 display(figures.summary(result))

@@ -32,7 +32,7 @@ device = "auto"
 n_train = None  # hands labelled for training both detectors (the paper's 20 images)
 n_test = None  # more labelled hands held out for DeepLabCut's own error
 crop_size = None  # side in pixels of the crops stages 3 and 4 read
-crop_centres = None  # centres of those crops: "dlc", "frcnn" or "truth"
+crop_centres = None  # centres of those crops: "dlc", "dlc_refined", "frcnn" or "truth"
 dlc_image_size = None  # side of DeepLabCut's square input (paper: 256)
 dlc_net_type = None  # "cspnext_s" (quick) or "resnet_50" (the paper's ResNet-50)
 dlc_models = None  # "paper" (erosion + JSN models) or "union" (one model, all 22 landmarks)
@@ -52,6 +52,17 @@ frcnn_weights_path = None  # optional local Faster R-CNN weights (paper 002 star
 pretrain_hands = None  # synthetic hands DeepLabCut learns from before the labelled ones (0: none)
 pretrain_epochs = None
 pretrain_generator = None  # synthetic profile of the pretraining cohort ("smoke", "quick")
+dlc_augmentation = None  # DeepLabCut's training augmentation: "upright" or "archive" (mirrors half the hands)
+dlc_mirror_search = None  # also read every hand mirrored and keep the more confident reading
+refine_patch_size = None  # joint refiner: patch side in pixels
+refine_field = None  # patch side in proximal-phalanx lengths
+refine_jitter = None  # simulated coarse error while training, in phalanx lengths
+refine_samples = None  # patches drawn per labelled joint per epoch
+refine_epochs = None  # 0: no refiner
+refine_batch_size = None
+refine_lr = None
+refine_width = None  # U-net width
+refine_steps = None  # refinement passes at inference
 
 # %% tags=["remove-cell"]
 import dataclasses
@@ -73,7 +84,11 @@ settings = resolve(detection.PROFILES, profile, n_train=n_train, n_test=n_test, 
                    frcnn_lr=frcnn_lr, frcnn_box_head_width=frcnn_box_head_width,
                    frcnn_score_threshold=frcnn_score_threshold, frcnn_weights_path=frcnn_weights_path,
                    pretrain_hands=pretrain_hands, pretrain_epochs=pretrain_epochs,
-                   pretrain_generator=pretrain_generator)
+                   pretrain_generator=pretrain_generator, dlc_augmentation=dlc_augmentation,
+                   dlc_mirror_search=dlc_mirror_search, refine_patch_size=refine_patch_size, refine_field=refine_field,
+                   refine_jitter=refine_jitter, refine_samples=refine_samples, refine_epochs=refine_epochs,
+                   refine_batch_size=refine_batch_size, refine_lr=refine_lr, refine_width=refine_width,
+                   refine_steps=refine_steps)
 cohort = load_cohort(manifest)
 out = store.stage_dir(detection.STAGE, artifacts)
 pd.set_option("display.precision", 3)
@@ -81,8 +96,11 @@ pd.set_option("display.precision", 3)
 # %% [markdown]
 # ## What the stage does
 #
-# The unit is one hand: both-hands radiographs were split by the cohort, and left hands are mirrored to
-# right-hand orientation before they reach a detector. Paper 001 labelled 20 randomly chosen radiographs.
+# The unit is one hand: both-hands radiographs were split by the cohort, and every hand reaches a detector
+# with its thumb on the right. Archives differ in which hands that means: in the palmar convention (the
+# synthetic cohort) a left hand shows its thumb on the left, in RA2-DREAM on the right. The sides to mirror are
+# read off the training hands' labelled thumb and little-finger joints
+# (`ra_lib.stages.detection.inputs.thumb_right_sides`), so the detectors learn and score one convention. Paper 001 labelled 20 randomly chosen radiographs.
 # Here whole patients, taken fold by fold from the cohort's patient folds (so the split is the same on
 # every machine, whatever the pseudonyms), fill the training places of both detectors; a few more patients'
 # hands are DeepLabCut's own held-out set, and every labelled hand not used for training is scored.
@@ -97,10 +115,11 @@ pd.set_option("display.precision", 3)
 # DeepLabCut first learns on hands of a synthetic cohort generated for the purpose (exact centres, a seed
 # apart from any cohort it scores, only the landmarks this cohort labels), then fine-tunes on the labelled
 # hands (on in the `paper` profile; in `quick` pass `pretrain_hands` and `pretrain_epochs` as parameters). The pretrained weights are cached in the stage's `pretrained/` folder under a key of the generator
-# version, the settings and the landmarks, so a build pays for them once. Training augmentation follows how
-# archives vary: half the hands mirrored (an upright hand is shown with its thumb on the left in some archives
-# and on the right in others), rotations up to 15 degrees, scale 0.75-1.25, histogram equalisation (exposure
-# and contrast) and noise.
+# version, the settings and the landmarks, so a build pays for them once. Training augmentation
+# (`dlc_augmentation="upright"`): rotations up to 10 degrees, scale 0.9-1.1 and noise, since hands arrive
+# upright in one convention. The `archive` alternative also mirrors half of the hands and equalises their
+# histograms; on the quick synthetic cohort it left DeepLabCut at 8 % detected joints after 40 epochs (the
+# model must then tell thumb from little finger by their look alone), against 78 % without it.
 #
 # Paper 002's detector is trained on the same hands: torchvision's Faster R-CNN with one class per landmark,
 # on boxes of paper 001's sizes around the labelled centres. The paper fine-tuned a COCO model on 90 % of
@@ -132,11 +151,32 @@ result.dlc_summary
 # DeepLabCut's own evaluation: root-mean-square error in pixels of its square input on the training hands
 # and on the held-out hands, over all points and over the points whose likelihood reaches DeepLabCut's
 # p-cutoff of 0.6 (`_pcutoff`; NaN when no point is that confident). One row per model: the paper's
-# erosion and JSN models, or one model over all landmarks. One model over the union of the 22 landmarks
-# (the `quick` default) was no worse than the paper's two on the quick synthetic cohort (seed 0, 40 epochs,
-# 128 px: detection rate 87.2 % / 88.0 % for erosion / JSN against 87.4 % / 86.7 %) at half the training
-# time; `dlc_models="paper"` trains the paper's pair.
+# erosion and JSN models, or one model over all landmarks (the `quick` default, half the training time);
+# `dlc_models="paper"` trains the paper's pair.
 #
+# ## Refining the centres at full resolution
+#
+# DeepLabCut sees the whole hand at 128-256 px, a few pixels per finger, and its heatmaps are 16 times
+# coarser still. The refiner (`ra_lib.stages.detection.refine`) looks again at each detected joint on a patch
+# of the radiograph at its own resolution: a square `refine_field` proximal phalanges wide around the
+# detected centre (the phalanx measured on the detections, MCP to PIP), resampled to `refine_patch_size`
+# px. A small U-net gives one heatmap $h$ per landmark, and the new centre is the heatmap's expectation over
+# the patch's pixel positions $\mathbf{x}_i$ (soft-argmax),
+#
+# $$\hat{\mathbf{x}} = \sum_{i} \mathbf{x}_i \,\frac{e^{h_i}}{\sum_j e^{h_j}} ,$$
+#
+# repeated `refine_steps` times around the last estimate. It trains on the same labelled hands: patches around
+# each labelled joint with a simulated coarse error (`refine_jitter` phalanges), scale, rotation, mirroring
+# and exposure varied, each patch standardised. Its centres are the detector `dlc_refined` in every table;
+# the likelihood (and so the flag) stays DeepLabCut's.
+
+# %%
+display(Markdown(f"Refiner: {settings.refine_epochs} epochs of {settings.refine_samples} patches per labelled "
+                 f"joint, {settings.refine_patch_size} px patches {settings.refine_field} phalanges wide, "
+                 f"{settings.refine_steps} passes." if settings.refine_epochs else
+                 "This profile trains no refiner (`refine_epochs=0`); `dlc_refined` is absent from the tables."))
+
+# %% [markdown]
 # ## Faster R-CNN
 
 # %%

@@ -1,5 +1,5 @@
-"""Image geometry, one implementation each: resize, pad to a square, mirror, quarter turns, crop around a point,
-affine warp.
+"""Image geometry, one implementation each: resize, pad to a square, mirror, quarter turns, orientation
+(mirror then quarter turns) and its inverse, crop around a point, affine warp.
 
 Images are float32 arrays (or tensors) with the last two axes ``(height, width)``. Every stage
 resizes, crops and warps through these functions so that a hand looks the same to every model.
@@ -52,6 +52,17 @@ def rotate90(image, quarter_turns: int):
     if torch.is_tensor(image):
         return torch.rot90(image, quarter_turns, dims=(-2, -1))
     return np.ascontiguousarray(np.rot90(image, quarter_turns, axes=(-2, -1)))
+
+
+def orient(image, rot90_k: int, mirrored: bool):
+    """``image`` mirrored (when ``mirrored``) then turned ``rot90_k`` quarter turns counter-clockwise; exact."""
+    return rotate90(mirror(image) if mirrored else image, rot90_k)
+
+
+def undo_orientation(image, rot90_k: int, mirrored: bool):
+    """The inverse of :func:`orient`: turn back ``rot90_k`` quarter turns, then undo the mirror; exact."""
+    turned = rotate90(image, -int(rot90_k) % 4)
+    return mirror(turned) if mirrored else turned
 
 
 def crop_square(image: np.ndarray, x: float, y: float, side_px: float, size: int, mirror_crop: bool = False) -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping, TypeVar
 
+import yaml
+
 PROFILE_NAMES = ("smoke", "quick", "paper")
 
 Settings = TypeVar("Settings")
@@ -28,3 +30,12 @@ def resolve(profiles: Mapping[str, Settings], profile: str, **overrides: Any) ->
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown} for profile {profile!r}; known: {sorted(known)}")
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` from a command line as ``(key, value)``, the value parsed as YAML (``3``, ``1e-3``,
+    ``true``, ``archive``); ``ValueError`` without an ``=``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"expected key=value, got {text!r}")
+    return name, yaml.safe_load(value)

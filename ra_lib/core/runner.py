@@ -35,6 +35,7 @@ import yaml
 from ra_lib.core import build_record
 from ra_lib.core.stage_cache import KEY_FILE, hash_files, library_fingerprint, notebook_defaults, stage_key
 from ra_lib.core.contracts import STAGES
+from ra_lib.core.profiles import parse_assignment
 
 LIBRARY_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = LIBRARY_DIR.parent
@@ -404,10 +405,10 @@ def _copy_mathjax(target: Path) -> None:
 # -- command line -----------------------------------------------------------------------------------
 
 def _parse_param(text: str) -> tuple[str, object]:
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"--param expects [stage:]key=value, got {text!r}")
-    return name, yaml.safe_load(value)
+    try:
+        return parse_assignment(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--param expects [stage:]key=value, got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,3 +88,13 @@ def test_border_padding_repeats_the_edge():
     batch = torch.ones(1, 1, 4, 4)
     moved = geometry.warp(batch, geometry.affine_matrices([0.0], shift=(1.0, 0.0)), padding="border")
     torch.testing.assert_close(moved, batch)
+
+
+def test_undo_orientation_inverts_orient():
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for k in range(4):
+        for mirrored in (False, True):
+            turned = geometry.orient(image, k, mirrored)
+            expected = np.rot90(image[:, ::-1] if mirrored else image, k)
+            np.testing.assert_array_equal(turned, expected)
+            np.testing.assert_array_equal(geometry.undo_orientation(turned, k, mirrored), image)

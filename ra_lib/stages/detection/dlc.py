@@ -45,17 +45,27 @@ MODEL_SETS = {
 OFFLINE_VARIABLE = "HF_HUB_OFFLINE"
 SCORER = "ra"
 LABELLED_SET = "hands"
-#: Training augmentation, matched to how radiograph archives vary: a hand mirrored half of the time (both
-#: display conventions occur: thumb on the left or on the right of an upright hand), rotated by up to 15 deg,
-#: scaled by 0.75-1.25 (framing), histogram-equalised half of the time (exposure and contrast), with noise.
-#: Landmark names stay with the joints under a mirror (``hflip`` without symmetric pairs).
-TRAIN_AUGMENTATION = {
-    "data.train.affine": {"p": 0.8, "rotation": 15, "scaling": [0.75, 1.25], "translation": 0},
-    "data.train.crop_sampling": None,
-    "data.train.motion_blur": False,
-    "data.train.gaussian_noise": 12.75,
-    "data.train.hflip": {"p": 0.5},
-    "data.train.hist_eq": True,
+#: Training augmentations (``DetectionSettings.dlc_augmentation``). ``upright``: hands arrive upright and in one
+#: display convention (left hands mirrored to right-hand orientation), so DeepLabCut's default is narrowed to
+#: what radiographs of such hands vary by: rotation up to 10 deg, scale 0.9-1.1, noise. ``archive``: as archives
+#: vary without that normalisation: half of the hands mirrored (thumb on either side; the landmark names stay
+#: with the joints), rotation up to 15 deg, scale 0.75-1.25, histogram equalisation.
+AUGMENTATIONS = {
+    "upright": {
+        "data.train.affine": {"p": 0.7, "rotation": 10, "scaling": [0.9, 1.1], "translation": 0},
+        "data.train.crop_sampling": None,
+        "data.train.motion_blur": False,
+        "data.train.gaussian_noise": 12.75,
+        "data.train.hflip": None,
+    },
+    "archive": {
+        "data.train.affine": {"p": 0.8, "rotation": 15, "scaling": [0.75, 1.25], "translation": 0},
+        "data.train.crop_sampling": None,
+        "data.train.motion_blur": False,
+        "data.train.gaussian_noise": 12.75,
+        "data.train.hflip": {"p": 0.5},
+        "data.train.hist_eq": True,
+    },
 }
 
 
@@ -263,17 +273,20 @@ def _initial_snapshot(project: DlcProject, weights_path: str | Path | None, seed
 
 
 def train(project: DlcProject, epochs: int, batch_size: int, lr: float, seed: int = 0, device: str = "cpu",
-          weights_path: str | Path | None = None) -> pd.DataFrame:
+          weights_path: str | Path | None = None, augmentation: str = "upright") -> pd.DataFrame:
     """Train shuffle 1 of ``project`` from scratch (or a local backbone); return DeepLabCut's learning stats.
 
     The last epoch's snapshot is kept (no "best" snapshot: DeepLabCut would pick it on the test hands).
+    ``augmentation``: a key of :data:`AUGMENTATIONS`.
     """
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"augmentation must be one of {sorted(AUGMENTATIONS)}, got {augmentation!r}")
     deeplabcut = _import_deeplabcut()
 
     snapshot = _initial_snapshot(project, weights_path, seed)
     milestones = [max(1, round(0.45 * epochs)), max(2, round(0.6 * epochs))]  # DeepLabCut's 90 / 120 of 200
     updates = {
-        **TRAIN_AUGMENTATION,
+        **AUGMENTATIONS[augmentation],
         "train_settings.seed": seed,
         "runner.optimizer.params.lr": lr,
         "runner.scheduler.params.milestones": milestones,
@@ -347,19 +360,38 @@ def predict(project: DlcProject, images: np.ndarray, device: str = "cpu", batch_
     return out
 
 
+def predict_either_way(project: DlcProject, images: np.ndarray, device: str = "cpu",
+                       progress: bool = True) -> np.ndarray:
+    """:func:`predict` on each hand as given and mirrored left to right; per hand, the reading with the higher
+    mean likelihood, in the coordinates of the image as given.
+
+    A model trained on one display convention (thumb on one side) thus also finds the joints of a hand shown
+    in the other one, and a hand whose side label is wrong.
+    """
+    images = np.asarray(images)
+    given = predict(project, images, device, progress=progress)
+    mirrored = predict(project, images[:, :, ::-1], device, progress=progress)
+    mirrored[..., 0] = project.image_size - 1 - mirrored[..., 0]
+    keep_mirrored = np.nanmean(mirrored[..., 2], axis=1) > np.nanmean(given[..., 2], axis=1)
+    return np.where(keep_mirrored[:, None, None], mirrored, given)
+
+
 @dataclass
 class DlcDetector:
     """The trained DeepLabCut model(s) of stage 2."""
 
     projects: dict[str, DlcProject]
     image_size: int
+    mirror_search: bool = False
 
-    def detect(self, images: np.ndarray, frames: list, device: str = "cpu") -> pd.DataFrame:
+    def detect(self, images: np.ndarray, frames: list, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
         """Detections table (full-image pixels) for hands given as model inputs and their frames.
 
-        With two models, a landmark both detect (MCP, PIP) keeps the more confident detection.
+        With two models, a landmark both detect (MCP, PIP) keeps the more confident detection. With
+        ``mirror_search`` each hand is read as given and mirrored (:func:`predict_either_way`).
         """
-        tables = [predictions_to_table(predict(p, images, device), frames, p.bodyparts, "dlc")
+        read = predict_either_way if self.mirror_search else predict
+        tables = [predictions_to_table(read(p, images, device, progress=progress), frames, p.bodyparts, "dlc")
                   for p in self.projects.values()]
         merged = pd.concat(tables, ignore_index=True)
         merged = merged.sort_values("likelihood", ascending=False, kind="stable", na_position="last")
@@ -403,7 +435,7 @@ def fit(images: np.ndarray, points: np.ndarray, train_idx, test_idx, folder: str
         start = time.perf_counter()
         start_from = (weights or {}).get(name, settings.dlc_weights_path)
         history = train(project, settings.dlc_epochs, settings.dlc_batch_size, settings.dlc_lr, seed, device,
-                        start_from)
+                        start_from, settings.dlc_augmentation)
         seconds = time.perf_counter() - start
         scores = evaluate(project, settings.dlc_p_cutoff, device)
         projects[name] = project
@@ -411,4 +443,4 @@ def fit(images: np.ndarray, points: np.ndarray, train_idx, test_idx, folder: str
         final_loss = float(history[loss].iloc[-1]) if loss in history else np.nan
         rows.append({"model": name, "bodyparts": len(bodyparts), "epochs": settings.dlc_epochs,
                      "train_seconds": seconds, "final_train_loss": final_loss, **scores})
-    return DlcDetector(projects, images.shape[-1]), pd.DataFrame(rows)
+    return DlcDetector(projects, images.shape[-1], settings.dlc_mirror_search), pd.DataFrame(rows)

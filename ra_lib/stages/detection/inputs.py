@@ -1,7 +1,7 @@
 """What both detectors see and give back: hand frames, model inputs and the detections table.
 
-A :class:`HandFrame` maps a hand's model input (``size`` x ``size``, left hands mirrored to
-right-hand orientation) to full-image pixels and back, so labelled landmarks become model targets
+A :class:`HandFrame` maps a hand's model input (``size`` x ``size``, mirrored where needed so the thumb is on
+the right, :func:`thumb_right_sides`) to full-image pixels and back, so labelled landmarks become model targets
 and model outputs become detections in the radiograph's pixels.
 """
 from __future__ import annotations
@@ -49,27 +49,59 @@ class HandFrame:
         return cx + self.x0, (np.asarray(y, dtype=float) + 0.5) * self.height / self.size - 0.5
 
 
-def load_model_input(cohort, hand_id: str, size: int, mirror_to_right: bool = True) -> tuple[np.ndarray, HandFrame]:
-    """A hand resized to the model's square input (float32 in [0, 1], :func:`ra_lib.core.geometry.resize`)
-    and its :class:`HandFrame`."""
+#: Hand sides mirrored when a cohort's labelled hands do not say (a right hand in the palmar convention shows
+#: its thumb on the right).
+DEFAULT_MIRRORED_SIDES = frozenset({"L"})
+#: Landmarks on the thumb side and on the little-finger side of a hand, compared to find the thumb's side.
+THUMB_LANDMARKS = ("ip", "mcp1", "cmc1")
+LITTLE_FINGER_LANDMARKS = ("pip5", "mcp5", "cmc5")
+
+
+def thumb_right_sides(landmarks: pd.DataFrame, hands: pd.DataFrame) -> frozenset[str]:
+    """The hand sides (``"L"``, ``"R"``) to mirror so that every hand shows its thumb on the right.
+
+    Read off the labelled hands: for each side, where the thumb lies against the little finger in most of
+    them. Archives differ (a left hand has its thumb on the right in RA2-DREAM, on the left in the palmar
+    convention), so the models learn and score hands in one convention whichever the cohort uses. A side
+    without labelled hands takes the mirror image of the other side's convention; with none,
+    :data:`DEFAULT_MIRRORED_SIDES`.
+    """
+    side_of = dict(zip(hands["hand_id"], hands["hand"]))
+    mean_x = landmarks.groupby(["hand_id", "landmark"])["x"].mean().unstack()
+    thumb = mean_x.reindex(columns=list(THUMB_LANDMARKS)).mean(axis=1)
+    little = mean_x.reindex(columns=list(LITTLE_FINGER_LANDMARKS)).mean(axis=1)
+    thumb_left = (thumb < little)[thumb.notna() & little.notna()]
+    votes = thumb_left.groupby(thumb_left.index.map(side_of)).mean()
+    mirrored = {side for side, share in votes.items() if share > 0.5}
+    for side, other in (("L", "R"), ("R", "L")):
+        if side not in votes and other in votes:
+            mirrored |= set() if other in mirrored else {side}
+    return frozenset(mirrored) if len(votes) else DEFAULT_MIRRORED_SIDES
+
+
+def load_model_input(cohort, hand_id: str, size: int,
+                     mirrored_sides: frozenset[str] = DEFAULT_MIRRORED_SIDES) -> tuple[np.ndarray, HandFrame]:
+    """A hand resized to the model's square input (float32 in [0, 1], :func:`ra_lib.core.geometry.resize`),
+    mirrored when its side is in ``mirrored_sides`` (:func:`thumb_right_sides`), and its :class:`HandFrame`."""
     row = cohort.hands.loc[cohort.hands["hand_id"] == hand_id]
     if row.empty:
         raise KeyError(f"hand {hand_id!r} is not in the cohort's hands table")
     row = row.iloc[0]
-    crop = cohort.load_hand(hand_id, size=None, mirror_to_right=mirror_to_right)
+    crop = cohort.load_hand(hand_id, size=None, mirror_to_right=False)
     height, width = crop.shape
     if width != int(row["x1"]) - int(row["x0"]):
         raise ValueError(f"hand {hand_id!r}: crop width {width} differs from x1 - x0 = {row['x1'] - row['x0']}")
-    frame = HandFrame(hand_id, int(row["x0"]), width, height, size, bool(mirror_to_right and row["hand"] == "L"))
-    return geometry.resize(crop, size), frame
+    mirrored = row["hand"] in mirrored_sides
+    frame = HandFrame(hand_id, int(row["x0"]), width, height, size, bool(mirrored))
+    return geometry.resize(geometry.mirror(crop) if mirrored else crop, size), frame
 
 
-def load_model_inputs(cohort, hand_ids, size: int, mirror_to_right: bool = True,
+def load_model_inputs(cohort, hand_ids, size: int, mirrored_sides: frozenset[str] = DEFAULT_MIRRORED_SIDES,
                       progress: bool = True) -> tuple[np.ndarray, list[HandFrame]]:
     """Model inputs (N, size, size) and frames of several hands, in ``hand_ids`` order."""
     images, frames = [], []
     for hand_id in tqdm(list(hand_ids), desc="loading hands", unit="hand", leave=False, disable=not progress):
-        image, frame = load_model_input(cohort, hand_id, size, mirror_to_right)
+        image, frame = load_model_input(cohort, hand_id, size, mirrored_sides)
         images.append(image)
         frames.append(frame)
     return (np.stack(images) if images else np.zeros((0, size, size), np.float32)), frames

@@ -10,22 +10,25 @@ import pandas as pd
 
 from ra_lib.cohort import sites
 from ra_lib.core import artifacts, contracts, training
-from ra_lib.stages.detection import boxes, crops, dlc, evaluate, frcnn, inputs, pretrain, splits
+from ra_lib.stages.detection import boxes, crops, dlc, evaluate, frcnn, inputs, pretrain, refine, splits
 from ra_lib.stages.detection.settings import DetectionSettings
 
-DETECTORS = ("dlc", "frcnn")
+#: Detectors of the stage: DeepLabCut, DeepLabCut's centres refined at full resolution (:mod:`.refine`), Faster R-CNN.
+DETECTORS = ("dlc", "dlc_refined", "frcnn")
 DETECTIONS_FILE = "detections.csv"
 #: Folder of the stage's output that caches the synthetic pretraining (:mod:`.pretrain`) between builds.
 PRETRAINED_DIR = "pretrained"
 HEADLINE_NAMES = (
     "detection_rate/dlc/erosion", "detection_rate/dlc/jsn",
+    "detection_rate/dlc_refined/erosion", "detection_rate/dlc_refined/jsn",
     "detection_rate/frcnn/erosion", "detection_rate/frcnn/jsn",
     "detection_rate/baseline/erosion", "detection_rate/baseline/jsn",
     "mean_error_paper_px/dlc/erosion", "mean_error_paper_px/dlc/jsn",
+    "mean_error_paper_px/dlc_refined/erosion", "mean_error_paper_px/dlc_refined/jsn",
     "mean_error_paper_px/frcnn/erosion", "mean_error_paper_px/frcnn/jsn",
     "mean_error_paper_px/baseline/erosion", "mean_error_paper_px/baseline/jsn",
     "map50/frcnn",
-    "flagged_share/dlc", "flagged_share/frcnn", "flagged_share/crops",
+    "flagged_share/dlc", "flagged_share/dlc_refined", "flagged_share/frcnn", "flagged_share/crops",
     "n_hands/train", "n_hands/scored",
 )
 
@@ -201,7 +204,10 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
     train_pos, test_pos = [position[h] for h in split["train"]], [position[h] for h in split["test"]]
     scored = set(split["eval"])
 
-    dlc_inputs, dlc_frames = inputs.load_model_inputs(cohort, all_hands, settings.dlc_image_size, progress=progress)
+    mirrored_sides = inputs.thumb_right_sides(cohort.landmarks[cohort.landmarks["hand_id"].isin(split["train"])],
+                                              cohort.hands)
+    dlc_inputs, dlc_frames = inputs.load_model_inputs(cohort, all_hands, settings.dlc_image_size, mirrored_sides,
+                                                      progress=progress)
     points = inputs.keypoints_in_model(cohort.landmarks, dlc_frames, sites.HAND_LANDMARKS)
     weights = None
     if settings.pretrain_hands:
@@ -209,13 +215,18 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
                                               device=device, progress=progress)
     dlc_model, dlc_summary = dlc.fit(dlc_inputs, points, train_pos, test_pos, out_dir / "dlc_project", settings,
                                      seed=seed, device=device, weights=weights)
-    dlc_detections = dlc_model.detect(dlc_inputs, dlc_frames, device=device)
+    dlc_detections = dlc_model.detect(dlc_inputs, dlc_frames, device=device, progress=progress)
+    refined = dlc_detections.iloc[0:0]
+    if settings.refine_epochs:
+        refiner, _ = refine.fit(cohort, cohort.landmarks, split["train"], settings, seed=seed, device=device,
+                                progress=progress)
+        refined = refiner.refine(cohort, dlc_detections, device=device, progress=progress).assign(detector="dlc_refined")
 
     if settings.frcnn_image_size == settings.dlc_image_size:
         frcnn_inputs, frcnn_frames = dlc_inputs, dlc_frames
     else:
         frcnn_inputs, frcnn_frames = inputs.load_model_inputs(cohort, all_hands, settings.frcnn_image_size,
-                                                              progress=progress)
+                                                              mirrored_sides, progress=progress)
     truth = boxes.truth_boxes(cohort.landmarks)
     frcnn_model, frcnn_history = frcnn.fit(frcnn_inputs[train_pos], [frcnn_frames[i] for i in train_pos], truth,
                                            labelled, settings, seed=seed, device=device, progress=progress)
@@ -225,13 +236,14 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
 
     baseline = evaluate.mean_position_baseline(points[train_pos], dlc_frames, sites.HAND_LANDMARKS)
     baseline = baseline[baseline["landmark"].isin(labelled)]
-    candidates = pd.concat([dlc_detections, frcnn_detections, baseline], ignore_index=True)
+    candidates = pd.concat([dlc_detections, refined, frcnn_detections, baseline], ignore_index=True)
     evaluated = evaluate.evaluate_detections(candidates[candidates["hand_id"].isin(scored)], cohort.landmarks,
                                              cohort.scores)
 
-    detections = pd.concat([dlc_detections, frcnn_detections], ignore_index=True)
+    detections = pd.concat([dlc_detections, refined, frcnn_detections], ignore_index=True)
     artifacts.write_table(detections, out_dir / DETECTIONS_FILE)
-    cutoffs = {"dlc": settings.dlc_p_cutoff, "frcnn": settings.frcnn_score_threshold}
+    cutoffs = {"dlc": settings.dlc_p_cutoff, "dlc_refined": settings.dlc_p_cutoff,
+               "frcnn": settings.frcnn_score_threshold}
     if settings.crop_centres == "truth":
         centres, cutoff, source = cohort.landmarks.assign(likelihood=1.0), 0.0, "truth"
     else:

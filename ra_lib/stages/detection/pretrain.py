@@ -69,7 +69,8 @@ def pretrained_weights(settings, bodyparts, cache_dir: str | Path, seed: int = 0
                               seed + GENERATOR_SEED_OFFSET)
     hand_ids = list(cohort.hands["hand_id"][cohort.hands["hand_id"].isin(set(cohort.landmarks["hand_id"]))])
     hand_ids = hand_ids[:settings.pretrain_hands + HELD_OUT]
-    images, frames = inputs.load_model_inputs(cohort, hand_ids, settings.dlc_image_size, progress=progress)
+    images, frames = inputs.load_model_inputs(cohort, hand_ids, settings.dlc_image_size,
+                                              inputs.thumb_right_sides(cohort.landmarks, cohort.hands), progress=progress)
     points = inputs.keypoints_in_model(cohort.landmarks, frames, sites.HAND_LANDMARKS)
     unused = [k for k, lm in enumerate(sites.HAND_LANDMARKS) if lm not in set(bodyparts)]
     points[:, unused] = np.nan

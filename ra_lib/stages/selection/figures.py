@@ -23,6 +23,9 @@ from ra_lib.evaluation.published import SELECTION_RESULTS
 from ra_lib.stages.selection.augment import table2_comparison
 from ra_lib.stages.selection.data import view_classes
 from ra_lib.stages.selection.evaluate import FUSION, TAGS, confusion_counts, misclassified, misclassified_rotated
+from ra_lib.stages.selection.orientation import CLASSES as ORIENTATION_CLASSES
+from ra_lib.stages.selection.orientation_evaluate import accuracy_table
+from ra_lib.stages.selection.orientation_evaluate import confusion_counts as orientation_counts
 from ra_lib.stages.selection.settings import SelectionSettings
 
 BINARY_COLUMNS = ["model 1 (one hand)", "model 2 (both hands)"]
@@ -160,6 +163,41 @@ def gallery(result, load_image: Callable[[str], np.ndarray], rotated: bool = Fal
         plots.show_radiograph(ax, geometry.rotate90(load_image(row.image_id), int(rotated)),
                               title=f"{row.view_true} -> {row.view_pred}\n"
                                     f"p1={row.p_one_hand:.2f} p2={row.p_both_hands:.2f}")
+    return _finish(fig, path)
+
+
+def _needs_orientation(function: Callable) -> Callable:
+    @functools.wraps(function)
+    def wrapper(result, *args, **kwargs):
+        skipped = result.orientation.skipped
+        return Markdown(f"*No orientation model: {skipped}.*") if skipped else function(result, *args, **kwargs)
+    return wrapper
+
+
+@_needs_orientation
+def orientation_table(result) -> pd.DataFrame:
+    """Orientation accuracy on the test hands' 8 variants, per true rotation and thumb side, and overall."""
+    rows = result.orientation.variants
+    overall = pd.DataFrame([{"rotation_ccw_deg": "all", "side": "all", "n": len(rows),
+                             **result.orientation.accuracy()}])
+    return pd.concat([accuracy_table(rows), overall], ignore_index=True).set_index(["rotation_ccw_deg", "side"])
+
+
+@_needs_orientation
+def orientation_confusion(result, path: str | Path | None = None):
+    """12-class confusion counts of the orientation model on the test hands' variants, as a heat map."""
+    counts = orientation_counts(result.orientation.variants)
+    fig, ax = plt.subplots(figsize=(5.6, 5))
+    ax.imshow(counts.to_numpy(), cmap="Blues")
+    ticks = range(len(ORIENTATION_CLASSES))
+    ax.set_xticks(ticks, ORIENTATION_CLASSES, rotation=90, fontsize=7)
+    ax.set_yticks(ticks, ORIENTATION_CLASSES, fontsize=7)
+    for (i, j), value in np.ndenumerate(counts.to_numpy()):
+        if value:
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=6,
+                    color="white" if value > counts.to_numpy().max() / 2 else "black")
+    ax.set(xlabel="predicted", ylabel="true")
+    fig.tight_layout()
     return _finish(fig, path)
 
 

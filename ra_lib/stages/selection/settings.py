@@ -8,6 +8,12 @@ augmentation families but not their ranges, so :class:`AugmentRanges` holds stan
 ``smoke``: seconds; ``quick``: about a minute of 2 CPU cores (input 32 px, few epochs, a higher
 learning rate and 15 % of Table 2's augmented counts, yet it still converges); ``paper``: the paper's
 252 px input and Table 2's counts.
+
+The orientation model (``orientation_*``, :mod:`~ra_lib.stages.selection.orientation_model`) is not in
+paper 000: a small CNN on the hand images padded to a square, trained on their 8 exact quarter-turn and
+mirror variants plus ``orientation_copies`` warped copies of each variant (the ``augment`` ranges
+without flips, which would change the thumb side). On the quick synthetic cohort the whole stage,
+orientation model included, runs in about two minutes of one CPU thread.
 """
 from __future__ import annotations
 
@@ -48,7 +54,9 @@ class SelectionSettings:
     rule's cut-off on both binary models' probabilities. ``test_fraction`` / ``val_fraction``: the
     paper's split (206 of 1,047 images for testing, 20 % of the rest for validation), turned into a
     number of the cohort's patient folds; ``test_fold``: the first test fold (see
-    :func:`ra_lib.stages.selection.data.fold_roles`).
+    :func:`ra_lib.stages.selection.data.fold_roles`). ``orientation_input_size``, ``orientation_width``
+    (channels of the first of four convolution blocks), ``orientation_epochs``, ``orientation_patience``,
+    ``orientation_lr``, ``orientation_batch_size`` and ``orientation_copies``: the orientation model's.
     """
 
     input_size: int
@@ -64,20 +72,36 @@ class SelectionSettings:
     val_fraction: float = 0.2
     test_fold: int = 0
     augment: AugmentRanges = field(default_factory=AugmentRanges)
+    orientation_input_size: int = 64
+    orientation_width: int = 16
+    orientation_epochs: int = 8
+    orientation_patience: int | None = 3
+    orientation_lr: float = 2e-3
+    orientation_batch_size: int = 64
+    orientation_copies: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("input_size", "epochs", "batch_size"):
+        for name in ("input_size", "epochs", "batch_size", "orientation_width", "orientation_epochs",
+                     "orientation_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         for name in ("test_fraction", "val_fraction"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"{name} must lie strictly between 0 and 1, got {getattr(self, name)!r}")
+        if self.orientation_input_size < 16:
+            raise ValueError(f"orientation_input_size must be at least 16, got {self.orientation_input_size!r}")
+        if self.orientation_copies < 0:
+            raise ValueError(f"orientation_copies must be >= 0, got {self.orientation_copies!r}")
         if self.augment_scale < 0:
             raise ValueError(f"augment_scale must be >= 0, got {self.augment_scale!r}")
 
 
 PROFILES = {
-    "smoke": SelectionSettings(input_size=32, epochs=1, patience=None, augment_scale=0.15),
+    "smoke": SelectionSettings(input_size=32, epochs=1, patience=None, augment_scale=0.15,
+                               orientation_input_size=32, orientation_width=8, orientation_epochs=1,
+                               orientation_patience=None, orientation_copies=0),
     "quick": SelectionSettings(input_size=32, epochs=4, patience=2, augment_scale=0.15, lr=5e-4),
-    "paper": SelectionSettings(input_size=252, epochs=50, patience=10, augment_scale=1.0),
+    "paper": SelectionSettings(input_size=252, epochs=50, patience=10, augment_scale=1.0,
+                               orientation_input_size=128, orientation_width=32, orientation_epochs=40,
+                               orientation_patience=8, orientation_lr=1e-3, orientation_copies=3),
 }

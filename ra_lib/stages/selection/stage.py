@@ -1,8 +1,10 @@
 """Stage 1 as one call: :func:`run` splits, trains and evaluates everything the chapter shows.
 
 A cohort whose images are all of one class (a real RA2 cohort: every image is one hand), or whose
-training folds hold one class, trains nothing: the result says why (``skipped``) and its headline is
-``None`` except ``test_images``.
+training folds hold one class, trains no selection model: the result says why (``skipped``) and its
+selection headline is ``None`` except ``test_images``. The orientation model trains on any cohort
+with orientation truth (:func:`~.orientation.orientation_truth`) and hand images in its training
+folds; otherwise ``orientation.skipped`` says why and its headline is ``None``.
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from ra_lib.stages.selection.data import (CLASSES, SPLITS, TASKS, preload_images
 from ra_lib.stages.selection.evaluate import (FUSION, PREDICTION_COLUMNS, ROTATED_COLUMNS, TAGS, THREE_CLASS,
                                               predictions_table, rotated_predictions, rotation_summary,
                                               selection_metrics)
+from ra_lib.stages.selection.orientation import orientation_truth
+from ra_lib.stages.selection.orientation_evaluate import OrientationResult, orientation_table, variant_predictions
+from ra_lib.stages.selection.orientation_model import predict_orientation, preload_squares, train_orientation
 from ra_lib.stages.selection.settings import SelectionSettings
 from ra_lib.stages.selection.train import TrainedModels, train_models
 
@@ -29,6 +34,7 @@ HEADLINE_NAMES = (
     "accuracy/model1_one_hand", "accuracy/model2_both_hands",
     f"accuracy/{FUSION}", f"accuracy/{THREE_CLASS}", f"accuracy/{TAGS}", "accuracy/majority_class",
     f"accuracy_rotated/{FUSION}", f"accuracy_rotated/{THREE_CLASS}",
+    "accuracy/orientation/rotation", "accuracy/orientation/thumb_side", "accuracy/orientation/twelve_class",
     "test_images",
 )
 
@@ -42,7 +48,8 @@ class SelectionResult:
     predictions: pd.DataFrame  # the artifact ``predictions.csv`` (empty when skipped)
     rotated: pd.DataFrame  # test hands upright and turned a quarter (empty when skipped)
     metrics: dict  # :func:`~ra_lib.stages.selection.evaluate.selection_metrics` on the test split
-    skipped: str | None = None  # why nothing was trained, or None
+    orientation: OrientationResult  # the orientation model, its ``orientation.csv`` and test variants
+    skipped: str | None = None  # why no selection model was trained, or None
     trained: TrainedModels | None = field(default=None, repr=False)
     cache: torch.Tensor | None = field(default=None, repr=False)  # the resized images, rows as ``images``
     train_seconds: float = 0.0
@@ -80,6 +87,7 @@ class SelectionResult:
             **{f"accuracy/{model}": model_value(model) for model in (FUSION, THREE_CLASS, TAGS)},
             "accuracy/majority_class": self.metrics["majority_accuracy"],
             **{f"accuracy_rotated/{model}": rotated.get((model, "rotated")) for model in (FUSION, THREE_CLASS)},
+            **{f"accuracy/orientation/{name}": value for name, value in self.orientation.accuracy().items()},
             "test_images": int((self.images["split"] == "test").sum()),
         }
         return contracts.headline(HEADLINE_NAMES, values)
@@ -89,13 +97,15 @@ class SelectionResult:
         return {"skipped": self.skipped, "train_seconds": self.train_seconds, "test_metrics": self.metrics,
                 "split_counts": self.split_counts.to_dict(orient="index"),
                 "table2": self.table2.to_dict(orient="records"),
-                "rotation_check": self.rotation.to_dict(orient="records")}
+                "rotation_check": self.rotation.to_dict(orient="records"),
+                "orientation_skipped": self.orientation.skipped}
 
 
 def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device | str = "cpu",
         progress: bool = True, bundle_dir: str | Path | None = None) -> SelectionResult:
     """Split the cohort's images by its patient folds, train Model 1, Model 2 and the three-class model,
-    and evaluate them, the DICOM-tag baseline, the majority class and the 90-degree rotation check.
+    and evaluate them, the DICOM-tag baseline, the majority class and the 90-degree rotation check;
+    train and evaluate the orientation model.
 
     ``cohort`` is a :class:`ra_lib.cohort.manifest.Cohort` (``images``, ``folds``, ``load_image``);
     ``device`` a torch device or ``"auto"`` (cuda when present). With ``bundle_dir`` the trained models
@@ -107,13 +117,14 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     images = images.join(split_images(images["patient"], cohort.folds, settings.test_fraction,
                                       settings.val_fraction, settings.test_fold))
     classes, split = images["class"].to_numpy(), images["split"].to_numpy()
+    orientation = run_orientation(cohort, images, settings, seed, device, progress)
     reason = single_class_reason(classes, split)
     if reason is not None:
         if bundle_dir is not None:
             bundles.remove_bundle(bundle_dir)
         empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
         return SelectionResult(settings, images, empty, pd.DataFrame(columns=ROTATED_COLUMNS),
-                               selection_metrics(empty, threshold=settings.threshold), skipped=reason)
+                               selection_metrics(empty, threshold=settings.threshold), orientation, skipped=reason)
     start = time.perf_counter()
     cache = preload_images(images["image_id"].tolist(), cohort.load_image, settings.input_size,
                            images["path"].astype(str).tolist(), progress)
@@ -122,8 +133,8 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     predictions = predictions_table(images, trained.probabilities, settings.threshold)
     rotated = rotated_predictions(images, cache, trained, settings.threshold, settings.batch_size, device)
     result = SelectionResult(settings, images, predictions, rotated,
-                             selection_metrics(predictions, threshold=settings.threshold), trained=trained,
-                             cache=cache, train_seconds=train_seconds)
+                             selection_metrics(predictions, threshold=settings.threshold), orientation,
+                             trained=trained, cache=cache, train_seconds=train_seconds)
     if bundle_dir is not None:
         write_bundle(result, bundle_dir)
     return result
@@ -139,3 +150,24 @@ def write_bundle(result: SelectionResult, folder: str | Path) -> Path:
         cohort_fingerprint=bundles.cohort_fingerprint(result.images), headline=result.headline(),
         extra={"classes": list(CLASSES), "tasks": {task: list(names) for task, names in TASKS.items()}})
 
+
+def run_orientation(cohort, images: pd.DataFrame, settings: SelectionSettings, seed: int,
+                    device: torch.device | str = "cpu", progress: bool = True) -> OrientationResult:
+    """Train the orientation model on the hand images of the ``train`` split (``images`` as in :func:`run`,
+    with ``class`` and ``split``), predict every hand image and the test hands' 8 variants."""
+    truth = orientation_truth(cohort, images["class"])
+    if truth is None:
+        return OrientationResult.skip("the cohort has no orientation truth (rot90_k and thumb_side per image)")
+    hands = images[["image_id", "path", "split", "class"]].assign(rot90_k=truth["rot90_k"].to_numpy(),
+                                                                   thumb_side=truth["thumb_side"].to_numpy())
+    hands = hands[hands["class"] != "other"].reset_index(drop=True)
+    if not (hands["split"] == "train").any():
+        return OrientationResult.skip("the training folds hold no hand image")
+    cache = preload_squares(hands["image_id"].tolist(), cohort.load_image, settings.orientation_input_size,
+                            hands["path"].astype(str).tolist(), progress)
+    model, history = train_orientation(cache, hands["class"], hands["thumb_side"], hands["rot90_k"], hands["split"],
+                                       settings, seed, device, progress)
+    probabilities = predict_orientation(model, cache, settings.orientation_batch_size, device)
+    test = (hands["split"] == "test").to_numpy()
+    tested = variant_predictions(hands[test], cache[test], model, settings.orientation_batch_size, device)
+    return OrientationResult(orientation_table(hands, probabilities), tested, model=model, history=history)

@@ -30,7 +30,7 @@ def _centroid(image):
 @pytest.mark.parametrize("hand", ["R", "L"])
 def test_model_coordinates_follow_the_resized_pixels(hand):
     cohort = _blob_cohort(37.3, 18.6, hand=hand)
-    image, frame = inputs.load_model_input(cohort, f"img:{hand}", size=80, mirror_to_right=True)
+    image, frame = inputs.load_model_input(cohort, f"img:{hand}", size=80)
     assert image.shape == (80, 80) and frame.mirrored == (hand == "L")
     mx, my = frame.to_model(37.3, 18.6)
     cx, cy = _centroid(image)
@@ -81,3 +81,33 @@ def test_mirrored_frame_flips_columns():
     frame = _frame(mirrored=True)
     x, _ = frame.to_model(100.0, 0.0)  # the first column of a left hand is the last of the model input
     assert x == pytest.approx(24.5 - 0.25)
+
+
+def _hands_table(sides):
+    return pd.DataFrame({"hand_id": [f"h{n}:{side}" for n, side in enumerate(sides)], "hand": list(sides)})
+
+
+def _thumb_landmarks(hand_ids, thumb_left):
+    rows = []
+    for hand_id, left in zip(hand_ids, thumb_left):
+        thumb, little = (10.0, 90.0) if left else (90.0, 10.0)
+        rows += [(hand_id, "mcp1", thumb, 50.0), (hand_id, "ip", thumb, 30.0), (hand_id, "mcp5", little, 50.0)]
+    return pd.DataFrame(rows, columns=["hand_id", "landmark", "x", "y"])
+
+
+def test_thumb_right_sides_follow_the_cohorts_display_convention():
+    hands = _hands_table("LLRR")
+    palmar = _thumb_landmarks(hands["hand_id"], [True, True, False, False])  # left hands: thumb on the left
+    dorsal = _thumb_landmarks(hands["hand_id"], [False, False, True, True])  # RA2-DREAM: left hand, thumb right
+    assert inputs.thumb_right_sides(palmar, hands) == {"L"}
+    assert inputs.thumb_right_sides(dorsal, hands) == {"R"}
+    only_left = _thumb_landmarks(hands["hand_id"][:2], [False, False])
+    assert inputs.thumb_right_sides(only_left, hands) == {"R"}  # the right hands: the mirror image
+    assert inputs.thumb_right_sides(palmar.iloc[0:0], hands) == inputs.DEFAULT_MIRRORED_SIDES
+
+
+def test_mirrored_sides_decide_which_hands_are_flipped():
+    cohort = _blob_cohort(30, 20, hand="R")
+    image, frame = inputs.load_model_input(cohort, "img:R", size=16, mirrored_sides=frozenset({"R"}))
+    assert frame.mirrored
+    np.testing.assert_array_equal(image, geometry.resize(geometry.mirror(cohort.load_hand("img:R")), 16))

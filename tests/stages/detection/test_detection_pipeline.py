@@ -16,7 +16,7 @@ from ra_lib.stages.detection.settings import PROFILES
 def test_public_api():
     assert detection.STAGE == contracts.DETECTION
     assert detection.run is pipeline.run and detection.DetectionResult is pipeline.DetectionResult
-    assert len(detection.HEADLINE_NAMES) == len(set(detection.HEADLINE_NAMES)) == 18
+    assert len(detection.HEADLINE_NAMES) == len(set(detection.HEADLINE_NAMES)) == 23
     for name in ("detection_rate/baseline/jsn", "mean_error_paper_px/frcnn/erosion", "map50/frcnn",
                  "flagged_share/dlc"):
         assert name in detection.HEADLINE_NAMES
@@ -105,9 +105,23 @@ def test_run_end_to_end_on_a_tiny_cohort(tmp_path):
     headline = result.headline()
     assert result.trained and headline["n_hands/train"] == 4 and headline["n_hands/scored"] == 8
     assert 0 <= headline["detection_rate/baseline/erosion"] <= 1 and headline["flagged_share/crops"] == 0.0
-    assert set(result.detections.detector) == {"dlc", "frcnn"} and set(result.evaluated.detector) == {
-        "dlc", "frcnn", "baseline"}
+    assert set(result.detections.detector) == {"dlc", "dlc_refined", "frcnn"}
+    assert set(result.evaluated.detector) == {"dlc", "dlc_refined", "frcnn", "baseline"}
+    assert headline["detection_rate/dlc_refined/jsn"] is not None
+    refined = result.detections[result.detections.detector == "dlc_refined"]
+    dlc = result.detections[result.detections.detector == "dlc"]
+    assert list(refined.hand_id) == list(dlc.hand_id) and list(refined.likelihood) == list(dlc.likelihood)
     store = detection.load_crop_store(tmp_path / "out")
     assert store.images.shape == (12 * 22, 8, 8) and set(store.index.source) == {"truth"}
     assert np.isfinite(result.dlc_summary.final_train_loss).all()
     assert (tmp_path / "out" / "detections.csv").exists()
+
+
+def test_run_without_a_refiner_reports_none_for_it(tmp_path):
+    cohort = load_cohort(make_native_cohort(tmp_path / "c", n_patients=3))
+    settings = dataclasses.replace(PROFILES["smoke"], n_train=4, dlc_image_size=32, frcnn_image_size=32,
+                                   crop_size=8, refine_epochs=0)
+    result = detection.run(cohort, settings, seed=0, device="cpu", out_dir=tmp_path / "out", progress=False)
+    assert "dlc_refined" not in set(result.detections.detector)
+    assert result.headline()["detection_rate/dlc_refined/erosion"] is None
+    assert result.headline()["detection_rate/dlc/erosion"] is not None

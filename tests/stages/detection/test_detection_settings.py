@@ -23,7 +23,9 @@ def test_profiles_keep_the_papers_sizes():
     smoke = PROFILES["smoke"]
     assert (smoke.n_train, smoke.n_test, smoke.crop_size, smoke.crop_centres) == (3, 1, 32, "truth")
     assert (smoke.dlc_epochs, smoke.frcnn_epochs, smoke.dlc_image_size, smoke.frcnn_image_size) == (1, 1, 64, 64)
-    assert PROFILES["quick"].crop_centres == "dlc" and PROFILES["quick"].frcnn_image_size == 256
+    assert PROFILES["quick"].crop_centres == "dlc_refined" and PROFILES["quick"].frcnn_image_size == 256
+    assert all(s.refine_epochs >= 1 for s in PROFILES.values())
+    assert {s.dlc_augmentation for s in PROFILES.values()} == {"upright"}
     assert {s.dlc_p_cutoff for s in PROFILES.values()} == {0.6}
 
 
@@ -51,3 +53,13 @@ def test_synthetic_pretraining_is_checked_and_sized_per_profile():
         resolve(PROFILES, "smoke", pretrain_hands=5, pretrain_epochs=0)
     with pytest.raises(ValueError, match="pretrain_hands must be >= 0"):
         resolve(PROFILES, "smoke", pretrain_hands=-1)
+
+
+def test_refiner_and_augmentation_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown dlc_augmentation"):
+        resolve(PROFILES, "smoke", dlc_augmentation="sideways")
+    with pytest.raises(ValueError, match="refine_epochs"):
+        resolve(PROFILES, "quick", refine_epochs=0)  # quick crops at the refined centres
+    assert resolve(PROFILES, "quick", refine_epochs=0, crop_centres="dlc").refine_epochs == 0
+    with pytest.raises(ValueError, match="refine_patch_size"):
+        resolve(PROFILES, "smoke", refine_patch_size=0)

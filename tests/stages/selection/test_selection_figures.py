@@ -56,3 +56,13 @@ def test_skipped_run_shows_notes(skipped):
     assert "Nothing is trained" in figures.split_summary(skipped).data
     assert "one class (one_hand)" in figures.split_summary(skipped).data
     assert "No model was trained" in figures.summary(skipped).data
+
+
+def test_orientation_table_and_confusion(oriented_result, toy_result, tmp_path):
+    table = figures.orientation_table(oriented_result)
+    assert table.loc[("all", "all"), "n"] == len(oriented_result.orientation.variants)
+    assert {"thumb left", "thumb right", "both hands"} <= set(table.index.get_level_values("side"))
+    figure = figures.orientation_confusion(oriented_result, tmp_path / "orientation.png")
+    assert isinstance(figure, matplotlib.figure.Figure) and (tmp_path / "orientation.png").is_file()
+    for helper in (figures.orientation_table, figures.orientation_confusion):
+        assert "no orientation truth" in helper(toy_result).data

@@ -1,0 +1,200 @@
+"""Coarse to fine: each detected joint centre refined on a patch of the hand at the image's own resolution.
+
+A whole-hand detector sees the hand at 128-256 px, about 10-20 px per finger. The refiner looks again at
+each joint on a square patch ``refine_field`` proximal phalanges wide, cut from the full-resolution hand
+around the coarse centre and resampled to ``refine_patch_size`` px, so the phalanx, not the image, sets
+the scale. A small U-net gives one heatmap per landmark; the centre is the heatmap's expectation
+(soft-argmax, sub-pixel). Refinement runs ``refine_steps`` times, each patch centred on the last estimate.
+
+Training needs only the labelled hands: around each labelled joint a context crop twice the patch is cut
+once, and every epoch draws ``refine_samples`` patches per joint from it with the coarse detector's errors
+simulated (offset ``refine_jitter`` phalanges, scale +-15 %, rotation +-12 deg), mirrored half of the time
+(either display convention) and with exposure and contrast varied. Each patch is standardised (zero mean,
+unit spread), so the refiner does not depend on how bright an archive's images are.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from ra_lib.cohort import sites
+from ra_lib.core import geometry, training
+from ra_lib.stages.detection import boxes
+
+#: Largest simulated coarse error, as a fraction of half the patch side (the joint stays inside the patch).
+MAX_OFFSET = 0.7
+SCALE_RANGE = (0.85, 1.15)
+ROTATION_DEG = 12.0
+
+
+def _block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+                         nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class RefineNet(nn.Module):
+    """A small U-net: a ``(N, 1, P, P)`` patch to ``(N, K, P/2, P/2)`` heatmap logits, one per landmark."""
+
+    def __init__(self, n_landmarks: int, width: int = 16):
+        super().__init__()
+        self.stem = _block(1, width, 2)  # P/2
+        self.down1 = _block(width, 2 * width, 2)  # P/4
+        self.down2 = _block(2 * width, 4 * width, 2)  # P/8
+        self.up1 = _block(6 * width, 2 * width)  # P/4
+        self.up2 = _block(3 * width, 2 * width)  # P/2
+        self.head = nn.Conv2d(2 * width, n_landmarks, 1)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        s1 = self.stem(patches)
+        s2 = self.down1(s1)
+        x = self.down2(s2)
+        x = self.up1(torch.cat([F.interpolate(x, size=s2.shape[-2:], mode="bilinear", align_corners=False), s2], 1))
+        x = self.up2(torch.cat([F.interpolate(x, size=s1.shape[-2:], mode="bilinear", align_corners=False), s1], 1))
+        return self.head(x)
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """``(N, H, W)`` logits to ``(N, 2)`` expected (x, y) in the patch's normalised coordinates ([-1, 1], pixel
+    centres as ``affine_grid`` places them)."""
+    n, h, w = logits.shape
+    prob = torch.softmax(logits.reshape(n, -1), dim=1).reshape(n, h, w)
+    xs = (torch.arange(w, dtype=prob.dtype, device=prob.device) + 0.5) / w * 2 - 1
+    ys = (torch.arange(h, dtype=prob.dtype, device=prob.device) + 0.5) / h * 2 - 1
+    return torch.stack([(prob.sum(1) * xs).sum(1), (prob.sum(2) * ys).sum(1)], dim=1)
+
+
+def standardise(patches: torch.Tensor) -> torch.Tensor:
+    """Each patch to zero mean and unit standard deviation."""
+    flat = patches.flatten(1)
+    mean, std = flat.mean(1), flat.std(1).clamp_min(1e-3)
+    return (patches - mean.view(-1, 1, 1, 1)) / std.view(-1, 1, 1, 1)
+
+
+def _landmark_logits(model: RefineNet, patches: torch.Tensor, landmark_idx: torch.Tensor) -> torch.Tensor:
+    heatmaps = model(standardise(patches))
+    return heatmaps[torch.arange(len(patches), device=heatmaps.device), landmark_idx]
+
+
+class JitteredPatches(torch.utils.data.IterableDataset):
+    """Training patches drawn from context crops around labelled joints (one epoch = ``samples`` per joint).
+
+    ``contexts``: ``(M, 1, 2P, 2P)`` crops twice the patch side, each centred on its joint; ``landmark_idx``:
+    ``(M,)``. Yields batches ``((patches, landmark_idx), target)`` with the joint's position in each patch's
+    normalised coordinates as target.
+    """
+
+    def __init__(self, contexts: torch.Tensor, landmark_idx: torch.Tensor, samples: int, jitter: float,
+                 field: float, batch_size: int, seed: int):
+        self.contexts, self.landmark_idx = contexts, landmark_idx
+        self.samples, self.jitter, self.field, self.batch_size = samples, jitter, field, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+        self.patch_size = contexts.shape[-1] // 2
+
+    def __iter__(self):
+        order = torch.randperm(len(self.contexts) * self.samples, generator=self.generator) % len(self.contexts)
+        for start in range(0, len(order), self.batch_size):
+            yield self.draw(order[start:start + self.batch_size])
+
+    def draw(self, idx: torch.Tensor):
+        n, g = len(idx), self.generator
+        # the coarse error in the context's normalised units (the context spans 2 x field phalanges)
+        offset = (torch.randn(n, 2, generator=g) * self.jitter / self.field).clamp(-MAX_OFFSET / 2, MAX_OFFSET / 2)
+        scale = SCALE_RANGE[0] + (SCALE_RANGE[1] - SCALE_RANGE[0]) * torch.rand(n, generator=g)
+        angle = (torch.rand(n, generator=g) * 2 - 1) * math.radians(ROTATION_DEG)
+        flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        half = scale / 2  # the patch is half the context at scale 1
+        theta = torch.stack([torch.stack([cos * half * flip, -sin * half, offset[:, 0]], 1),
+                             torch.stack([sin * half * flip, cos * half, offset[:, 1]], 1)], 1)
+        grid = F.affine_grid(theta, [n, 1, self.patch_size, self.patch_size], align_corners=False)
+        patches = F.grid_sample(self.contexts[idx], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        # the joint (context origin) in patch coordinates: invert p -> A p + offset
+        dx, dy = -offset[:, 0], -offset[:, 1]
+        target = torch.stack([(cos * dx + sin * dy) / half * flip, (-sin * dx + cos * dy) / half], 1)
+        gamma = torch.exp(torch.randn(n, 1, 1, 1, generator=g) * 0.25)
+        patches = patches.clamp_min(0) ** gamma + 0.02 * torch.randn(patches.shape, generator=g)
+        return (patches, self.landmark_idx[idx]), target
+
+
+def _step(model, inputs, target):
+    patches, landmark_idx = inputs
+    return F.l1_loss(soft_argmax(_landmark_logits(model, patches, landmark_idx)), target)
+
+
+@dataclass
+class JointRefiner:
+    """A trained :class:`RefineNet` and how it cuts patches."""
+
+    model: RefineNet
+    landmarks: tuple[str, ...]
+    patch_size: int
+    field: float
+    steps: int
+
+    @torch.no_grad()
+    def refine(self, cohort, detections: pd.DataFrame, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+        """``detections`` (hand_id, landmark, x, y, ...) with x, y refined; other columns and landmarks the
+        refiner does not know are kept as they are."""
+        self.model.eval().to(device)
+        out = detections.copy()
+        known = out["landmark"].isin(self.landmarks) & out[["x", "y"]].notna().all(axis=1)
+        phalanx = dict(zip(out["hand_id"], boxes.hand_phalanx(out, out["hand_id"])))
+        column = {lm: k for k, lm in enumerate(self.landmarks)}
+        groups = out[known].groupby("hand_id", sort=False).groups
+        for hand_id, rows in tqdm(groups.items(), desc="refining joints", unit="hand", leave=False,
+                                  disable=not progress):
+            image = cohort.load_hand(hand_id, size=None, mirror_to_right=False)
+            x0 = float(cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"].iloc[0])
+            xy = out.loc[rows, ["x", "y"]].to_numpy(dtype=float) - [x0, 0.0]
+            idx = torch.as_tensor(out.loc[rows, "landmark"].map(column).to_numpy(), device=device)
+            side = self.field * phalanx[hand_id]
+            for _ in range(self.steps):
+                patches = np.stack([geometry.crop_square(image, x, y, side, self.patch_size) for x, y in xy])
+                moved = soft_argmax(_landmark_logits(self.model, torch.as_tensor(patches[:, None], device=device), idx))
+                xy = xy + moved.cpu().numpy() * side / 2
+            out.loc[rows, "x"], out.loc[rows, "y"] = xy[:, 0] + x0, xy[:, 1]
+        return out
+
+
+def context_crops(cohort, landmarks: pd.DataFrame, hand_ids, names, patch_size: int,
+                  field: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops twice the patch side around every labelled joint of ``hand_ids`` (landmarks in ``names``)."""
+    chosen = landmarks[landmarks["hand_id"].isin(set(hand_ids)) & landmarks["landmark"].isin(names)]
+    chosen = chosen.dropna(subset=["x", "y"])
+    phalanx = dict(zip(chosen["hand_id"], boxes.hand_phalanx(chosen, chosen["hand_id"])))
+    column = {lm: k for k, lm in enumerate(names)}
+    crops, idx = [], []
+    for hand_id, group in chosen.groupby("hand_id", sort=False):
+        image = cohort.load_hand(hand_id, size=None, mirror_to_right=False)
+        x0 = float(cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"].iloc[0])
+        side = 2 * field * phalanx[hand_id]
+        for row in group.itertuples():
+            crops.append(geometry.crop_square(image, row.x - x0, row.y, side, 2 * patch_size))
+            idx.append(column[row.landmark])
+    return torch.as_tensor(np.stack(crops)[:, None]), torch.as_tensor(idx)
+
+
+def fit(cohort, landmarks: pd.DataFrame, train_hands, settings, seed: int = 0, device: str = "cpu",
+        progress: bool = True) -> tuple[JointRefiner, pd.DataFrame]:
+    """Train the refiner on the labelled joints of ``train_hands`` (``settings.refine_*``); its loss history."""
+    names = tuple(lm for lm in sites.HAND_LANDMARKS if lm in set(landmarks["landmark"]))
+    contexts, landmark_idx = context_crops(cohort, landmarks, train_hands, names, settings.refine_patch_size,
+                                           settings.refine_field)
+    training.seed_everything(seed)
+    model = RefineNet(len(names), settings.refine_width)
+    data = JitteredPatches(contexts, landmark_idx, settings.refine_samples, settings.refine_jitter,
+                           settings.refine_field, settings.refine_batch_size, seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.refine_lr, weight_decay=1e-4)
+    steps = settings.refine_epochs * math.ceil(len(contexts) * settings.refine_samples / settings.refine_batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.refine_lr, total_steps=steps)
+    history = training.fit(model, data, None, None, optimizer, settings.refine_epochs, device=device,
+                           desc="joint refiner", progress=progress, step=_step, batch_scheduler=schedule)
+    return JointRefiner(model.cpu(), names, settings.refine_patch_size, settings.refine_field,
+                        settings.refine_steps), history
