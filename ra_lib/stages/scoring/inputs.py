@@ -65,11 +65,18 @@ def collect(paths: Iterable[str | Path], salt_file: str | Path | None = None) ->
         else:
             found.append((path, path.name))
     if found:
-        salt = load_or_create_salt(salt_file or _default_salt_file(paths))
+        salt = _salt(Path(salt_file) if salt_file else _default_salt_file(paths))
         for file, source in found:
             patient_id, side = _header(file)
             inputs.append(ScoringInput(file, source, pseudonym(patient_id, salt) if patient_id else None, side))
     return inputs
+
+
+def _salt(path: Path) -> str:
+    try:
+        return load_or_create_salt(path)
+    except (OSError, ValueError) as error:
+        raise RaDataError(f"{path}: salt file unusable ({error}); give another with --salt-file") from None
 
 
 def _default_salt_file(paths: Sequence[Path]) -> Path:

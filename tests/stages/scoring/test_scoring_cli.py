@@ -17,3 +17,11 @@ def test_missing_input_is_an_error_naming_it(artifacts, tmp_path, capsys):
     assert code == 2
     assert "nowhere" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unusable_salt_file_is_an_error_naming_it(artifacts, png_folder, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    code = score.main(["--models", str(artifacts), "--out", str(tmp_path / "out"), "--workers", "0",
+                       "--salt-file", str(tmp_path / "a_file" / "salt"), str(png_folder)])
+    assert code == 2
+    assert "salt file unusable" in capsys.readouterr().err
