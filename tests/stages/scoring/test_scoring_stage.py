@@ -56,6 +56,15 @@ def test_non_hands_and_missing_score_model_are_flagged(png_folder, tmp_path):
     assert result.models["05_overall_score"].startswith("none:")
 
 
+def test_a_per_image_score_model_scores_both_hands_images_whole(png_folder, tmp_path):
+    artifacts = write_tiny_bundles(tmp_path / "artifacts", unit="image")
+    result = score(collect([png_folder]), artifacts, tmp_path / "out")
+    both = result.images["selection"] == "both_hands"
+    assert both.any() and result.images.loc[both, "overall_score"].notna().all()
+    assert result.images.loc[~both, "overall_score"].isna().all()
+    assert result.hands["score"].isna().all() and (result.images.loc[both, "score_unit"] == "image").all()
+
+
 def test_missing_selection_model_flags_every_readable_image(png_folder, tmp_path):
     result = score(collect([png_folder]), tmp_path / "empty", tmp_path / "out")
     readable = result.images[result.images["flags"] != "unreadable"]
