@@ -41,6 +41,7 @@ from IPython.display import Markdown, display
 
 from ra_lib.cohort.cohort import load_cohort
 from ra_lib.core import artifacts as store
+from ra_lib.core.bundles import BUNDLE_DIR
 from ra_lib.core.profiles import resolve
 from ra_lib.core.training import select_device
 from ra_lib.stages.selection import PROFILES, STAGE, figures, run
@@ -94,7 +95,7 @@ display(Markdown(f"This run: profile **{profile}**, input ${settings.input_size}
 # no model is trained and the accuracies below are left out.
 
 # %%
-result = run(cohort, settings, seed=seed, device=compute)
+result = run(cohort, settings, seed=seed, device=compute, bundle_dir=out / BUNDLE_DIR)
 figures.split_summary(result)
 
 # %%

@@ -38,6 +38,7 @@ from IPython.display import Markdown, display
 
 from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store
+from ra_lib.core.bundles import BUNDLE_DIR
 from ra_lib.core import plots
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import overall_score as overall
@@ -78,7 +79,8 @@ display(Markdown(f"Profile `{profile}`: input {settings.input_size} px, {setting
                  f"{'' if settings.patience is None else f' (early stopping after {settings.patience})'}, blocks per "
                  f"stage {settings.layers}, width multiplier {settings.width_mult}; loss {make_loss(settings)}; "
                  f"variants {', '.join(settings.variants)}."))
-result = overall.run(cohort, settings, seed=seed, device=device, artifacts_root=artifacts)
+result = overall.run(cohort, settings, seed=seed, device=device, artifacts_root=artifacts,
+                     bundle_dir=out / BUNDLE_DIR)
 data = result.data
 
 # %% [markdown]

@@ -18,6 +18,7 @@ DECLARING_MODULES = {
     contracts.GRADING: "ra_lib.stages.grading",
     contracts.OVERALL_SCORE: "ra_lib.stages.overall_score",
     contracts.COMPARISONS: "ra_lib.stages.comparisons",
+    contracts.SCORING: "ra_lib.stages.scoring",
 }
 
 

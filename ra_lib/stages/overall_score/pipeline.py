@@ -10,14 +10,15 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
+from pathlib import Path
 
 import pandas as pd
 import torch
 
 from ra_lib.core import artifacts as store
-from ra_lib.core import contracts
+from ra_lib.core import bundles, contracts
 from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
 from ra_lib.evaluation.bootstrap import BootstrapDiffResult
@@ -28,7 +29,7 @@ from ra_lib.stages.overall_score.settings import (MAIN_VARIANT, MIN_TEST_PATIENT
                                                   OverallScoreSettings)
 from ra_lib.stages.overall_score.targets import scored_units
 from ra_lib.stages.overall_score.train import (MEAN_BASELINE, PREDICTION_COLUMNS, VariantResult, complexity_table,
-                                               make_loss, mean_baseline, train_variant)
+                                               make_loss, mean_baseline, model_kwargs, train_variant)
 
 STAGE = contracts.OVERALL_SCORE
 #: Stage 4's grading method whose summed grades are the headline's ``joint_sum``: paper 002's grader as it
@@ -168,8 +169,12 @@ def _records(table: pd.DataFrame | None, key: str | None = None) -> dict | list 
 
 
 def run(cohort, settings: OverallScoreSettings, *, seed: int = 0, device: torch.device | str = "auto",
-        artifacts_root=store.DEFAULT_ROOT, progress: bool = True) -> OverallScoreResult:
-    """Train and evaluate every variant of ``settings`` on ``cohort``; stage 4's grades from ``artifacts_root``."""
+        artifacts_root=store.DEFAULT_ROOT, progress: bool = True,
+        bundle_dir: str | Path | None = None) -> OverallScoreResult:
+    """Train and evaluate every variant of ``settings`` on ``cohort``; stage 4's grades from ``artifacts_root``.
+
+    With ``bundle_dir`` the scoring model (:func:`write_bundle`) is written there as a model bundle.
+    """
     device = select_device(device) if isinstance(device, str) else device
     id_column = UNITS[settings.unit]
     units, n_targets = scored_units(cohort.hands, cohort.scores, cohort.images, cohort.folds, settings.unit,
@@ -207,9 +212,34 @@ def run(cohort, settings: OverallScoreSettings, *, seed: int = 0, device: torch.
         grades = None
     joint_sum_table = None if grades is None else evaluate.joint_sum_comparison(grades, data.units, predictions,
                                                                                id_column)
-    return OverallScoreResult(
+    result = OverallScoreResult(
         settings=settings, n_targets=n_targets, data=data, trained=trained, predictions=predictions,
         test_table=test_table, versus_baseline=versus,
         complexity=complexity_table(list(VARIANT_LABELS), COMPLEXITY_SIZES), loss_table=loss_table,
         cohort_has_readers=len(cohort.readers) > 0, readers_table=readers_table,
         main_on_readers_table=main_on_readers, joint_sum_table=joint_sum_table, stage4_missing=grades is None)
+    if bundle_dir is not None:
+        write_bundle(result, cohort.images, bundle_dir)
+    return result
+
+
+def scoring_variant(settings: OverallScoreSettings) -> str:
+    """The variant a bundle keeps for scoring new radiographs: the main one when trained, else the first."""
+    return MAIN_VARIANT if MAIN_VARIANT in settings.variants else settings.variants[0]
+
+
+def write_bundle(result: OverallScoreResult, images: pd.DataFrame, folder: str | Path) -> Path:
+    """The scoring variant of ``result`` with its input and target statistics as a model bundle in ``folder``.
+
+    ``images`` is the cohort's image table (for the training cohort's fingerprint).
+    """
+    settings, data = result.settings, result.data
+    variant = scoring_variant(settings)
+    model = next(r.model for r in result.trained if r.variant == variant)
+    extra = {"variant": variant, "unit": settings.unit, "input_size": settings.input_size,
+             "cache_size": cache_size(settings.input_size), "pixel_mean": data.pixel_mean,
+             "pixel_sd": data.pixel_sd, "target_mean": data.zscore.mean, "target_sd": data.zscore.sd,
+             "model_kwargs": {**model_kwargs(variant, settings), "weights_path": None}}
+    return bundles.write_bundle(folder, STAGE, asdict(settings), {variant: model.state_dict()},
+                                cohort_fingerprint=bundles.cohort_fingerprint(images),
+                                headline=result.headline(), extra=extra)

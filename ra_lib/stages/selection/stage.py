@@ -9,14 +9,16 @@ folds; otherwise ``orientation.skipped`` says why and its headline is ``None``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import torch
 
-from ra_lib.core import contracts
+from ra_lib.core import bundles, contracts
 from ra_lib.core.training import select_device
-from ra_lib.stages.selection.data import SPLITS, preload_images, single_class_reason, split_images, view_classes
+from ra_lib.stages.selection.data import (CLASSES, SPLITS, TASKS, preload_images, single_class_reason, split_images,
+                                         view_classes)
 from ra_lib.stages.selection.evaluate import (FUSION, PREDICTION_COLUMNS, ROTATED_COLUMNS, TAGS, THREE_CLASS,
                                               predictions_table, rotated_predictions, rotation_summary,
                                               selection_metrics)
@@ -100,13 +102,14 @@ class SelectionResult:
 
 
 def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device | str = "cpu",
-        progress: bool = True) -> SelectionResult:
+        progress: bool = True, bundle_dir: str | Path | None = None) -> SelectionResult:
     """Split the cohort's images by its patient folds, train Model 1, Model 2 and the three-class model,
     and evaluate them, the DICOM-tag baseline, the majority class and the 90-degree rotation check;
     train and evaluate the orientation model.
 
     ``cohort`` is a :class:`ra_lib.cohort.manifest.Cohort` (``images``, ``folds``, ``load_image``);
-    ``device`` a torch device or ``"auto"`` (cuda when present).
+    ``device`` a torch device or ``"auto"`` (cuda when present). With ``bundle_dir`` the trained models
+    are written there as a model bundle (:func:`write_bundle`; an old one is removed when nothing is trained).
     """
     device = select_device(device) if isinstance(device, str) else device
     images = cohort.images.reset_index(drop=True).copy()
@@ -117,6 +120,8 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     orientation = run_orientation(cohort, images, settings, seed, device, progress)
     reason = single_class_reason(classes, split)
     if reason is not None:
+        if bundle_dir is not None:
+            bundles.remove_bundle(bundle_dir)
         empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
         return SelectionResult(settings, images, empty, pd.DataFrame(columns=ROTATED_COLUMNS),
                                selection_metrics(empty, threshold=settings.threshold), orientation, skipped=reason)
@@ -127,10 +132,23 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     train_seconds = time.perf_counter() - start
     predictions = predictions_table(images, trained.probabilities, settings.threshold)
     rotated = rotated_predictions(images, cache, trained, settings.threshold, settings.batch_size, device)
-    return SelectionResult(settings, images, predictions, rotated,
-                           selection_metrics(predictions, threshold=settings.threshold), orientation, trained=trained,
-                           cache=cache, train_seconds=train_seconds)
+    result = SelectionResult(settings, images, predictions, rotated,
+                             selection_metrics(predictions, threshold=settings.threshold), orientation,
+                             trained=trained, cache=cache, train_seconds=train_seconds)
+    if bundle_dir is not None:
+        write_bundle(result, bundle_dir)
+    return result
 
+
+def write_bundle(result: SelectionResult, folder: str | Path) -> Path:
+    """The trained models of ``result`` as a model bundle (:mod:`ra_lib.core.bundles`) in ``folder``."""
+    if result.trained is None:
+        raise ValueError(f"no selection model was trained ({result.skipped}), so there is no bundle to write")
+    return bundles.write_bundle(
+        folder, STAGE, asdict(result.settings),
+        {task: model.state_dict() for task, model in result.trained.models.items()},
+        cohort_fingerprint=bundles.cohort_fingerprint(result.images), headline=result.headline(),
+        extra={"classes": list(CLASSES), "tasks": {task: list(names) for task, names in TASKS.items()}})
 
 
 def run_orientation(cohort, images: pd.DataFrame, settings: SelectionSettings, seed: int,

@@ -6,7 +6,9 @@ import pytest
 from fixtures.score_cohorts import grade_predictions, score_cohort
 from ra_lib.core import artifacts as store
 from ra_lib.core import contracts
+from ra_lib.core.bundles import load_bundle
 from ra_lib.stages import overall_score as overall
+from ra_lib.stages.scoring.models import ScoreModel
 
 TINY = dataclasses.replace(overall.PROFILES["smoke"], input_size=32)
 
@@ -68,3 +70,15 @@ def test_run_per_bilateral_image(tmp_path):
     result = overall.run(score_cohort(), settings, seed=0, device="cpu", artifacts_root=tmp_path, progress=False)
     assert result.id_column == "image_id" and len(result.data.units) == 10
     assert result.headline()["mae/DSC"] is None and result.headline()["mae/IRB"] is not None
+
+
+def test_bundle_scores_the_test_hands_as_the_stage_did(tmp_path):
+    cohort = score_cohort()
+    result = overall.run(cohort, TINY, seed=0, device="cpu", artifacts_root=tmp_path, progress=False,
+                         bundle_dir=tmp_path / "bundle")
+    bundle = load_bundle(tmp_path / "bundle", overall.STAGE)
+    assert bundle.models == ("IRB",) and bundle.extra["unit"] == "hand"
+    model = ScoreModel(bundle)
+    test = result.main_test_predictions()
+    for hand_id, expected in zip(test["hand_id"], test["score_pred"]):
+        assert model.predict(cohort.load_hand(hand_id, mirror_to_right=True)) == pytest.approx(expected, rel=1e-4)

@@ -7,9 +7,12 @@ from sklearn.metrics import accuracy_score
 
 from fixtures.selection_cohorts import one_hand_cohort, toy_cohort, toy_settings
 from ra_lib.core import artifacts, contracts
+from ra_lib.core.bundles import load_bundle
+from ra_lib.stages.scoring.models import SelectionModel
 from ra_lib.stages.selection import HEADLINE_NAMES, PROFILES, STAGE, run
 from ra_lib.stages.selection.data import CLASSES
 from ra_lib.stages.selection.evaluate import FUSION, PREDICTION_COLUMNS, THREE_CLASS
+from ra_lib.stages.selection.stage import write_bundle
 
 REQUIRED = ("accuracy/model1_one_hand", "accuracy/model2_both_hands", "accuracy/two_binary_fused",
             "accuracy/three_class", "accuracy/dicom_tags", "accuracy/majority_class",
@@ -95,3 +98,15 @@ def test_smoke_profile_runs_on_auto_device():
     cohort = toy_cohort(["left_hand", "both_hands", "other"] * 6, seed=1)
     result = run(cohort, PROFILES["smoke"], seed=0, device="auto", progress=False)
     assert result.headline()["test_images"] > 0
+
+
+def test_bundle_gives_the_trained_models_probabilities(toy, toy_result, tmp_path):
+    bundle = load_bundle(write_bundle(toy_result, tmp_path / "bundle"), STAGE)
+    assert bundle.models == ("model1", "model2", "three_class")
+    assert bundle.settings["input_size"] == toy_result.settings.input_size
+    assert bundle.headline == toy_result.headline()
+    model = SelectionModel(bundle)
+    for row, image_id in enumerate(toy_result.images["image_id"][:6]):
+        predicted = model.predict(toy.load_image(image_id))
+        assert predicted["p_one_hand"] == pytest.approx(toy_result.trained.probabilities["model1"][row, 1], abs=1e-5)
+        assert predicted["p_both_hands"] == pytest.approx(toy_result.trained.probabilities["model2"][row, 1], abs=1e-5)

@@ -1,0 +1,150 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation: {extension: .py, format_name: percent}
+#   kernelspec: {name: ra-book, display_name: Python (ra-book), language: python}
+# ---
+
+# %% [markdown]
+# # Scoring new radiographs
+#
+# ```{admonition} What this chapter does
+# It trains nothing. Stages 1 and 5 of this build left their trained models as **bundles** (weights, settings,
+# versions, the training cohort's fingerprint and their test metrics, in `bundle/` of their artifacts). This
+# chapter loads them and scores radiographs they have not seen, exactly as
+# `python -m ra_lib.score --models _build --out OUT INPUT...` does for your own files: each image is
+# selected (one hand, both hands, other: paper 000's two binary models), its hands are cut and, when stage
+# 5's bundle is there, each hand gets an overall SvdH score (paper 003's ResNet-Dwise50). Whatever cannot
+# be scored is listed with its reason. Here the images are the synthetic cohort's held-out test images,
+# so the verdicts can be set beside the truth.
+# ```
+
+# %% tags=["parameters"]
+manifest = "data_manifests/synthetic_quick.yaml"
+profile = "quick"
+seed = 0  # scoring is deterministic; kept for the book's common parameters
+artifacts = "_build/artifacts"
+export = None  # None: the cohort's held-out images; else a folder (e.g. a PACS export) scored instead
+max_images = None  # None: the profile's value (None there: every held-out image)
+workers = None  # None: the profile's value (0: one process; N: a local dask cluster of N workers)
+uncertain_margin = None  # None: the profile's value
+overlay_side = None  # None: the profile's value
+gallery_images = 8  # verdict pictures shown at most
+
+# %% tags=["remove-cell"]
+import dataclasses
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from ra_lib.cohort import load_cohort
+from ra_lib.core import artifacts as store
+from ra_lib.core import plots
+from ra_lib.core.profiles import resolve
+from ra_lib.stages.scoring import PROFILES, STAGE, figures, run
+from ra_lib.stages.scoring.inputs import collect, from_cohort
+from ra_lib.stages.scoring.truth import compare
+
+settings = resolve(PROFILES, profile, max_images=max_images, workers=workers, uncertain_margin=uncertain_margin,
+                   overlay_side=overlay_side)
+cohort = load_cohort(manifest)
+out = store.stage_dir(STAGE, artifacts)
+scored_dir = out / "scored"
+pd.set_option("display.precision", 3)
+
+# %% [markdown]
+# ## The models
+#
+# Each bundle is checked when it is loaded: its stage, its format and the ra_lib version that wrote it
+# must match, and every weight file must have the SHA-256 recorded in its `bundle.json`. A missing bundle
+# is not an error: the images it would have scored are flagged `missing_model`.
+
+# %%
+figures.bundle_table(artifacts, cohort.images)
+
+# %% [markdown]
+# ## Scoring
+#
+# Every image is read as the cohort reader reads it (DICOM, PNG or JPEG), resized for the selection
+# models and fused into one of three classes. A both-hands image is split at its darkest middle column,
+# the patient's right hand on the viewer's left (the posteroanterior convention); left hands are mirrored,
+# as stage 5 trained on right hands. An image is **flagged** when it cannot be read, is not a hand, its
+# selection lies within `uncertain_margin` of the threshold, or a model is missing. Results are kept per
+# file content and bundle fingerprint, so a second run scores only new images.
+
+# %%
+if export is None:
+    image_ids, where = figures.held_out_images(artifacts, cohort, settings.max_images)
+    inputs = from_cohort(cohort, image_ids)
+else:
+    inputs = collect([export])[: settings.max_images]
+    where = f"{len(inputs)} files of the folder given as `export`"
+result = run(inputs, artifacts, scored_dir, settings)
+mode = "one process" if settings.workers == 0 else f"{settings.workers or 'all cores as'} dask worker(s)"
+display(Markdown(f"Scored {where}: {len(result.images)} image(s) in {result.seconds:.1f} s "
+                 f"({result.reused} reused from an earlier run) on {mode}."))
+result.summary()
+
+# %% [markdown]
+# ## Verdicts
+#
+# Each image's verdict as written to `scored/images/` beside the tables (flagged images first: red
+# banner). Only model outputs are drawn; the report `scored/report.html` names images by the first 16
+# hex digits of their file's SHA-256, never by file name or patient.
+
+# %%
+plots.show(figures.verdict_gallery(result.images, scored_dir, gallery_images),
+           "A grid of radiographs, each with a banner giving its selected class, the two selection "
+           "probabilities, its overall score and any flag, and a line where a both-hands image was split.",
+           out / "verdicts.png")
+
+# %% [markdown]
+# Figure: verdicts of the scored images, flagged ones first.
+#
+# ### Flagged images and why
+
+# %%
+result.flagged()
+
+# %% [markdown]
+# ## Beside the truth
+#
+# The synthetic cohort knows each image's view and each hand's 31 grades, so the scoring's selection can
+# be compared with the true class and each hand's score with the sum of its true grades. Rows: the true
+# class; columns: the selection.
+
+# %%
+truth = compare(result.images, result.hands, cohort) if export is None else None
+if truth is None:
+    display(Markdown("Scored an export folder: there is no truth to compare with."))
+else:
+    stage1 = figures.bundle_table(artifacts, cohort.images).set_index("stage").at["01_image_selection", "value"]
+    agreement = "none" if truth.selection_agreement is None else f"{truth.selection_agreement:.3f}"
+    display(Markdown(f"Selection agrees with the true class on {agreement} of the images. On stage 1's test "
+                     "split this is the models' own test accuracy, read here from new files through the bundle: "
+                     f"stage 1 reported {'none' if pd.isna(stage1) else f'{stage1:.3f}'} for the fused models."))
+    display(truth.agreement_table())
+
+# %%
+if truth is not None and len(truth.hands):
+    display(Markdown(f"{len(truth.hands)} hand(s) scored with a true score: mean absolute error "
+                     f"{truth.hand_score_mae:.1f} points on the 0-140 hand scale (stage 5's test error of the "
+                     "same model is in its bundle's metric above)."))
+    plots.show(figures.score_scatter(truth.hands),
+               "Scatter plot of the scored hand score against the true hand score with the identity line.",
+               out / "hand_scores.png")
+elif truth is not None:
+    display(Markdown("No hand got both a score and a true score (stage 5's bundle is missing, or no image "
+                     "was selected as a hand)."))
+
+# %% [markdown]
+# Figure (when hands were scored): each held-out hand's score against its true score; points on the
+# dashed line are exact.
+#
+# ## Headline
+
+# %%
+headline = result.headline(truth)
+_ = store.write_metrics(out, headline, profile=profile, seed=seed, settings=dataclasses.asdict(settings),
+                        models=result.models, reused=result.reused, seconds=result.seconds)
+pd.DataFrame({"value": headline}).rename_axis("name")

@@ -1,0 +1,75 @@
+"""The scoring chapter's tables and figures: the bundles used, the held-out images, a verdict gallery."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from PIL import Image
+
+from ra_lib.core import artifacts as store
+from ra_lib.core import bundles, contracts, plots
+from ra_lib.stages.scoring.models import bundle_folder
+
+#: The headline number shown beside each bundle.
+BUNDLE_METRICS = {contracts.SELECTION: "accuracy/two_binary_fused", contracts.OVERALL_SCORE: "mae/IRB"}
+
+
+def bundle_table(artifacts_root: str | Path, cohort_images: pd.DataFrame) -> pd.DataFrame:
+    """Per bundle: whether it loads, its fingerprint, whether it was trained on this cohort, its test metric."""
+    rows = []
+    for stage, metric in BUNDLE_METRICS.items():
+        try:
+            bundle = bundles.load_bundle(bundle_folder(artifacts_root, stage), stage)
+        except bundles.BundleError as error:
+            reason = str(error).replace(f"{Path(artifacts_root)}{os.sep}", "")
+            rows.append({"stage": stage, "bundle": f"none: {reason}", "models": "",
+                         "trained on this cohort": None, "test metric": metric, "value": None})
+            continue
+        rows.append({"stage": stage, "bundle": bundle.fingerprint[:12], "models": ", ".join(bundle.models),
+                     "trained on this cohort": bundle.cohort_fingerprint == bundles.cohort_fingerprint(cohort_images),
+                     "test metric": metric, "value": bundle.headline.get(metric)})
+    return pd.DataFrame(rows)
+
+
+def held_out_images(artifacts_root: str | Path, cohort, max_images: int | None) -> tuple[list[str], str]:
+    """Image ids of stage 1's test split (at most ``max_images``) and a sentence saying where they come from.
+
+    Without stage-1 predictions (a single-class cohort) every image of the cohort is taken.
+    """
+    predictions = store.read_table(contracts.SELECTION, "predictions.csv", artifacts_root)
+    test = predictions.loc[predictions["split"] == "test", "image_id"].drop_duplicates().tolist()
+    if test:
+        ids, source = test, f"the {len(test)} images of stage 1's test split (never seen in training)"
+    else:
+        ids = cohort.images["image_id"].tolist()
+        source = f"all {len(ids)} images of the cohort (stage 1 trained nothing, so there is no held-out split)"
+    return ids[:max_images] if max_images else ids, source
+
+
+def verdict_gallery(images: pd.DataFrame, out_dir: str | Path, n: int, ncols: int = 4):
+    """The verdict PNGs of up to ``n`` images, flagged ones first (unreadable files have none)."""
+    drawn = images[images["overlay"].notna()]
+    drawn = drawn.assign(_flagged=drawn["status"] == "flagged").sort_values("_flagged", ascending=False,
+                                                                           kind="stable").head(n)
+    fig, axes = plots.image_grid(max(1, len(drawn)), ncols=ncols, size=3.0)
+    for ax, row in zip(axes, drawn.itertuples(index=False)):
+        ax.imshow(Image.open(io.BytesIO((Path(out_dir) / row.overlay).read_bytes())))
+        ax.set_title(row.image_key, fontsize=8)
+        ax.set_axis_off()
+    return fig
+
+
+def score_scatter(hands: pd.DataFrame):
+    """Predicted against true hand score, with the identity line."""
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.scatter(hands["score_true"], hands["score"], s=14, color="#2a9d8f", edgecolors="black", linewidths=0.3)
+    top = max(1.0, float(max(hands["score_true"].max(), hands["score"].max())) * 1.05)
+    ax.plot([0, top], [0, top], color="#999999", lw=1, ls="--")
+    ax.set_xlabel("true hand score (SvdH)")
+    ax.set_ylabel("scored hand score")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    return fig

@@ -1,0 +1,126 @@
+"""The trained models scoring uses, loaded from the bundles of a build's artifacts.
+
+Stage 1's bundle gives the selection (Model 1 and Model 2, fused as in paper 000); stage 5's bundle,
+when present, the overall score per hand (or per both-hands radiograph). A bundle that is missing or
+does not load is not an error here: its reason is kept and every image it would have scored says so.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ra_lib.core import bundles, contracts, geometry
+from ra_lib.stages.overall_score.data import square_image
+from ra_lib.stages.overall_score.models import build_model
+from ra_lib.stages.selection.evaluate import fuse
+from ra_lib.stages.selection.model import SelectionCNN
+
+#: The two binary selection models of paper 000, in the order their probabilities are reported.
+SELECTION_TASKS = ("model1", "model2")
+
+
+def bundle_folder(artifacts_root: str | Path, stage: str) -> Path:
+    """Where a stage's bundle lies in a build's artifacts."""
+    return Path(artifacts_root) / stage / bundles.BUNDLE_DIR
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the bundles are and the fingerprint they must have: cheap to send to every dask worker."""
+
+    artifacts_root: str
+    fingerprint: str
+
+    def load(self) -> "ScoringModels":
+        """The models, checked against the fingerprint the run started with."""
+        models = ScoringModels.load(self.artifacts_root)
+        if models.fingerprint != self.fingerprint:
+            raise RuntimeError(f"the model bundles under {self.artifacts_root} changed during the run; score again")
+        return models
+
+
+class SelectionModel:
+    """Paper 000's Model 1 and Model 2 from stage 1's bundle, fused into one of three classes."""
+
+    def __init__(self, bundle: bundles.Bundle):
+        settings = bundle.settings
+        self.input_size, self.threshold = int(settings["input_size"]), float(settings["threshold"])
+        self.networks = {}
+        for task in SELECTION_TASKS:
+            network = SelectionCNN(self.input_size, len(bundle.extra["tasks"][task]),
+                                   dropout_conv=settings["dropout_conv"], dropout_fc=settings["dropout_fc"])
+            network.load_state_dict(bundle.state_dict(task))
+            self.networks[task] = network.eval()
+
+    @torch.no_grad()
+    def predict(self, image: np.ndarray) -> dict:
+        """``selection``, ``p_one_hand`` and ``p_both_hands`` of one grey image in [0, 1]."""
+        batch = torch.from_numpy(geometry.resize(image, self.input_size))[None, None]
+        p_one, p_both = (float(torch.softmax(self.networks[t](batch), dim=1)[0, 1]) for t in SELECTION_TASKS)
+        return {"selection": str(fuse([p_one], [p_both], self.threshold)[0]), "p_one_hand": p_one,
+                "p_both_hands": p_both}
+
+    def uncertain(self, p_one_hand: float, p_both_hands: float, margin: float) -> bool:
+        """Whether the deciding probability lies within ``margin`` of the threshold."""
+        return abs(max(p_one_hand, p_both_hands) - self.threshold) < margin
+
+
+class ScoreModel:
+    """Stage 5's scoring variant from its bundle: the overall SvdH score of one hand or one radiograph."""
+
+    def __init__(self, bundle: bundles.Bundle):
+        extra = bundle.extra
+        self.variant, self.unit = extra["variant"], extra["unit"]
+        self.input_size, self.cache_size = int(extra["input_size"]), int(extra["cache_size"])
+        self.pixel_mean, self.pixel_sd = float(extra["pixel_mean"]), float(extra["pixel_sd"])
+        self.target_mean, self.target_sd = float(extra["target_mean"]), float(extra["target_sd"])
+        self.network = build_model(self.variant, **extra["model_kwargs"])
+        self.network.load_state_dict(bundle.state_dict(self.variant))
+        self.network.eval()
+
+    @torch.no_grad()
+    def predict(self, image: np.ndarray) -> float:
+        """The score of one hand (right-hand orientation) or radiograph, as stage 5 evaluates its test units."""
+        cached = square_image(image, self.cache_size).clamp(0, 1).half()
+        pixels = square_image(cached, self.input_size).half().float()
+        z = self.network(((pixels - self.pixel_mean) / self.pixel_sd)[None]).reshape(-1)
+        return float(z[0]) * self.target_sd + self.target_mean
+
+
+def describe(bundle: bundles.Bundle) -> str:
+    """One line naming a bundle: its fingerprint, training cohort and versions."""
+    return (f"bundle {bundle.fingerprint[:12]}, trained on cohort {bundle.cohort_fingerprint[:12]} "
+            f"(ra_lib {bundle.versions.get('ra_lib')}, torch {bundle.versions.get('torch')})")
+
+
+@dataclass
+class ScoringModels:
+    """The loaded models (``None`` where a bundle is missing), a line per stage on its bundle or why there is
+    none, and the fingerprint of them all."""
+
+    selection: SelectionModel | None
+    score: ScoreModel | None
+    missing: dict  # stage -> reason
+    described: dict  # stage -> the bundle used, or "none: <reason>"
+    fingerprint: str
+
+    @classmethod
+    def load(cls, artifacts_root: str | Path) -> "ScoringModels":
+        """The bundles of stages 1 and 5 under ``artifacts_root``; reasons name files relative to it."""
+        loaded, missing, described, prints = {}, {}, {}, {}
+        for stage, build in ((contracts.SELECTION, SelectionModel), (contracts.OVERALL_SCORE, ScoreModel)):
+            try:
+                bundle = bundles.load_bundle(bundle_folder(artifacts_root, stage), stage)
+                loaded[stage], prints[stage], described[stage] = build(bundle), bundle.fingerprint, describe(bundle)
+            except bundles.BundleError as error:
+                reason = str(error).replace(f"{Path(artifacts_root)}{os.sep}", "")  # the same wherever it loads
+                loaded[stage], missing[stage], prints[stage] = None, reason, "missing"
+                described[stage] = f"none: {reason}"
+        fingerprint = hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()
+        return cls(loaded[contracts.SELECTION], loaded[contracts.OVERALL_SCORE], missing, described, fingerprint)

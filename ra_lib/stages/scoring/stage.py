@@ -1,0 +1,102 @@
+"""Scoring as one call: :func:`run` scores files with the bundles of a build and writes the outputs.
+
+Outputs in ``out_dir``: ``images.parquet`` / ``images.csv`` (one row per input file), ``hands.parquet`` /
+``hands.csv`` (one row per hand found), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
+Results already on disk for the same file content, bundles and settings are reused (a re-run scores
+only what is new); every file is written atomically and the tables only once every image is done.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from tqdm import tqdm
+
+from ra_lib.core import contracts
+from ra_lib.core.artifacts import atomic_path, write_table
+from ra_lib.stages.scoring import report
+from ra_lib.stages.scoring.execution import default_workers, run_tasks
+from ra_lib.stages.scoring.image_scoring import FLAGS, ScoringTask
+from ra_lib.stages.scoring.inputs import ScoringInput, content_key
+from ra_lib.stages.scoring.models import ModelSource, ScoringModels
+from ra_lib.stages.scoring.results import IMAGE_KEY_LENGTH, ResultStore, flag_counts, image_rows, result_key
+from ra_lib.stages.scoring.settings import ScoringSettings
+from ra_lib.stages.scoring.truth import TruthComparison
+
+STAGE = contracts.SCORING
+#: Every name of :meth:`ScoringResult.headline` (``docs/ARTIFACTS.md``).
+HEADLINE_NAMES = ("images", "scored_images", "flagged_images", *(f"flagged/{flag}" for flag in FLAGS),
+                  "hands_scored", "selection_agreement", "hand_score_mae")
+#: The output files besides the verdict PNGs.
+OUTPUT_FILES = ("images.parquet", "images.csv", "hands.parquet", "hands.csv", "report.html")
+
+
+@dataclass
+class ScoringResult:
+    """One scoring run: the tables written, how many images were reused from an earlier run, timings."""
+
+    settings: ScoringSettings
+    out_dir: Path
+    images: pd.DataFrame
+    hands: pd.DataFrame
+    models: dict[str, str]  # stage -> the bundle used, or why none
+    reused: int  # images whose result was already on disk
+    seconds: float
+    worker_peak_rss_mib: list[float] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        """The report's summary lines as a table."""
+        return pd.DataFrame(report.summary_rows(self.images, self.hands), columns=["what", "images"])
+
+    def flagged(self) -> pd.DataFrame:
+        """The flagged images with their flags and reasons."""
+        return self.images.loc[self.images["status"] == "flagged", ["image_key", "selection", "flags", "reasons"]]
+
+    def headline(self, truth: TruthComparison | None = None) -> dict[str, float | None]:
+        """Counts of the run; agreement with the truth only when ``truth`` is given."""
+        counts = flag_counts(self.images)
+        values = {"images": len(self.images), "scored_images": int((self.images["status"] == "scored").sum()),
+                  "flagged_images": int((self.images["status"] == "flagged").sum()),
+                  **{f"flagged/{flag}": counts[flag] for flag in FLAGS},
+                  "hands_scored": int(self.hands["score"].notna().sum()),
+                  "selection_agreement": truth.selection_agreement if truth else None,
+                  "hand_score_mae": truth.hand_score_mae if truth else None}
+        return contracts.headline(HEADLINE_NAMES, values)
+
+
+def run(inputs: Sequence[ScoringInput], artifacts_root: str | Path, out_dir: str | Path,
+        settings: ScoringSettings, *, scheduler: str | None = None, progress: bool = True) -> ScoringResult:
+    """Score ``inputs`` with the bundles under ``artifacts_root`` and write the outputs to ``out_dir``.
+
+    ``settings.workers`` local dask workers (0: this process, ``None``: the machine's cores), or the
+    cluster at ``scheduler``; both give the same tables as one process.
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    store = ResultStore(out_dir)
+    models = ScoringModels.load(artifacts_root)
+    source = ModelSource(str(Path(artifacts_root).resolve()), models.fingerprint)  # workers may run elsewhere
+    keys, tasks = [], {}
+    for item in tqdm(inputs, desc="hashing", unit="file", disable=not progress, leave=False):
+        content = content_key(item.path)
+        key = result_key(content, models.fingerprint, settings.result_settings())
+        keys.append(key)
+        if not store.has(key):
+            tasks.setdefault(key, ScoringTask(str(Path(item.path).resolve()), key, content[:IMAGE_KEY_LENGTH],
+                                              item.laterality))
+    workers = default_workers() if settings.workers is None else settings.workers
+    memory = []
+    if tasks:
+        memory = run_tasks(list(tasks.values()), source, settings, lambda task, record, png: store.save(record, png),
+                           workers=workers, scheduler=scheduler, progress=progress, models=models)
+    images, hands = image_rows(list(inputs), keys, store)
+    lines = dict(models.described)
+    for name in OUTPUT_FILES[:4]:
+        write_table(images if name.startswith("images") else hands, out_dir / name)
+    with atomic_path(out_dir / "report.html") as tmp:
+        tmp.write_text(report.render(images, hands, lines))
+    return ScoringResult(settings, out_dir, images, hands, lines, reused=len(set(keys)) - len(tasks),
+                         seconds=time.perf_counter() - start, worker_peak_rss_mib=memory)
