@@ -13,6 +13,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ra_lib.core import geometry
+from ra_lib.core.collimation import black_out_collimation
 
 DETECTION_COLUMNS = ("hand_id", "landmark", "x", "y", "likelihood", "detector")
 
@@ -79,6 +80,12 @@ def thumb_right_sides(landmarks: pd.DataFrame, hands: pd.DataFrame) -> frozenset
     return frozenset(mirrored) if len(votes) else DEFAULT_MIRRORED_SIDES
 
 
+def load_hand_image(cohort, hand_id: str) -> np.ndarray:
+    """A hand as imaged (the image's columns ``x0:x1``, not mirrored) with any white collimation border set to
+    black (:func:`ra_lib.core.collimation.black_out_collimation`): what every detector and the refiner read."""
+    return black_out_collimation(cohort.load_hand(hand_id, size=None, mirror_to_right=False))
+
+
 def load_model_input(cohort, hand_id: str, size: int,
                      mirrored_sides: frozenset[str] = DEFAULT_MIRRORED_SIDES) -> tuple[np.ndarray, HandFrame]:
     """A hand resized to the model's square input (float32 in [0, 1], :func:`ra_lib.core.geometry.resize`),
@@ -87,7 +94,7 @@ def load_model_input(cohort, hand_id: str, size: int,
     if row.empty:
         raise KeyError(f"hand {hand_id!r} is not in the cohort's hands table")
     row = row.iloc[0]
-    crop = cohort.load_hand(hand_id, size=None, mirror_to_right=False)
+    crop = load_hand_image(cohort, hand_id)
     height, width = crop.shape
     if width != int(row["x1"]) - int(row["x0"]):
         raise ValueError(f"hand {hand_id!r}: crop width {width} differs from x1 - x0 = {row['x1'] - row['x0']}")

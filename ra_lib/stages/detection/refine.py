@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ra_lib.cohort import sites
 from ra_lib.core import geometry, training
-from ra_lib.stages.detection import boxes
+from ra_lib.stages.detection import boxes, inputs
 
 #: Largest simulated coarse error, as a fraction of half the patch side (the joint stays inside the patch).
 MAX_OFFSET = 0.7
@@ -150,7 +150,7 @@ class JointRefiner:
         groups = out[known].groupby("hand_id", sort=False).groups
         for hand_id, rows in tqdm(groups.items(), desc="refining joints", unit="hand", leave=False,
                                   disable=not progress):
-            image = cohort.load_hand(hand_id, size=None, mirror_to_right=False)
+            image = inputs.load_hand_image(cohort, hand_id)
             x0 = float(cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"].iloc[0])
             xy = out.loc[rows, ["x", "y"]].to_numpy(dtype=float) - [x0, 0.0]
             idx = torch.as_tensor(out.loc[rows, "landmark"].map(column).to_numpy(), device=device)
@@ -172,7 +172,7 @@ def context_crops(cohort, landmarks: pd.DataFrame, hand_ids, names, patch_size: 
     column = {lm: k for k, lm in enumerate(names)}
     crops, idx = [], []
     for hand_id, group in chosen.groupby("hand_id", sort=False):
-        image = cohort.load_hand(hand_id, size=None, mirror_to_right=False)
+        image = inputs.load_hand_image(cohort, hand_id)
         x0 = float(cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"].iloc[0])
         side = 2 * field * phalanx[hand_id]
         for row in group.itertuples():
