@@ -53,7 +53,6 @@ pretrain_hands = None  # synthetic hands DeepLabCut learns from before the label
 pretrain_epochs = None
 pretrain_generator = None  # synthetic profile of the pretraining cohort ("smoke", "quick")
 dlc_augmentation = None  # DeepLabCut's training augmentation: "upright" or "archive" (mirrors half the hands)
-dlc_mirror_search = None  # also read every hand mirrored and keep the more confident reading
 refine_patch_size = None  # joint refiner: patch side in pixels
 refine_field = None  # patch side in proximal-phalanx lengths
 refine_jitter = None  # simulated coarse error while training, in phalanx lengths
@@ -85,7 +84,7 @@ settings = resolve(detection.PROFILES, profile, n_train=n_train, n_test=n_test, 
                    frcnn_score_threshold=frcnn_score_threshold, frcnn_weights_path=frcnn_weights_path,
                    pretrain_hands=pretrain_hands, pretrain_epochs=pretrain_epochs,
                    pretrain_generator=pretrain_generator, dlc_augmentation=dlc_augmentation,
-                   dlc_mirror_search=dlc_mirror_search, refine_patch_size=refine_patch_size, refine_field=refine_field,
+                   refine_patch_size=refine_patch_size, refine_field=refine_field,
                    refine_jitter=refine_jitter, refine_samples=refine_samples, refine_epochs=refine_epochs,
                    refine_batch_size=refine_batch_size, refine_lr=refine_lr, refine_width=refine_width,
                    refine_steps=refine_steps)

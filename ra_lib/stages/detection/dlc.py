@@ -360,38 +360,19 @@ def predict(project: DlcProject, images: np.ndarray, device: str = "cpu", batch_
     return out
 
 
-def predict_either_way(project: DlcProject, images: np.ndarray, device: str = "cpu",
-                       progress: bool = True) -> np.ndarray:
-    """:func:`predict` on each hand as given and mirrored left to right; per hand, the reading with the higher
-    mean likelihood, in the coordinates of the image as given.
-
-    A model trained on one display convention (thumb on one side) thus also finds the joints of a hand shown
-    in the other one, and a hand whose side label is wrong.
-    """
-    images = np.asarray(images)
-    given = predict(project, images, device, progress=progress)
-    mirrored = predict(project, images[:, :, ::-1], device, progress=progress)
-    mirrored[..., 0] = project.image_size - 1 - mirrored[..., 0]
-    keep_mirrored = np.nanmean(mirrored[..., 2], axis=1) > np.nanmean(given[..., 2], axis=1)
-    return np.where(keep_mirrored[:, None, None], mirrored, given)
-
-
 @dataclass
 class DlcDetector:
     """The trained DeepLabCut model(s) of stage 2."""
 
     projects: dict[str, DlcProject]
     image_size: int
-    mirror_search: bool = False
 
     def detect(self, images: np.ndarray, frames: list, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
         """Detections table (full-image pixels) for hands given as model inputs and their frames.
 
-        With two models, a landmark both detect (MCP, PIP) keeps the more confident detection. With
-        ``mirror_search`` each hand is read as given and mirrored (:func:`predict_either_way`).
+        With two models, a landmark both detect (MCP, PIP) keeps the more confident detection.
         """
-        read = predict_either_way if self.mirror_search else predict
-        tables = [predictions_to_table(read(p, images, device, progress=progress), frames, p.bodyparts, "dlc")
+        tables = [predictions_to_table(predict(p, images, device, progress=progress), frames, p.bodyparts, "dlc")
                   for p in self.projects.values()]
         merged = pd.concat(tables, ignore_index=True)
         merged = merged.sort_values("likelihood", ascending=False, kind="stable", na_position="last")
@@ -443,4 +424,4 @@ def fit(images: np.ndarray, points: np.ndarray, train_idx, test_idx, folder: str
         final_loss = float(history[loss].iloc[-1]) if loss in history else np.nan
         rows.append({"model": name, "bodyparts": len(bodyparts), "epochs": settings.dlc_epochs,
                      "train_seconds": seconds, "final_train_loss": final_loss, **scores})
-    return DlcDetector(projects, images.shape[-1], settings.dlc_mirror_search), pd.DataFrame(rows)
+    return DlcDetector(projects, images.shape[-1]), pd.DataFrame(rows)

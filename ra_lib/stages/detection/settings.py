@@ -27,10 +27,8 @@ class DetectionSettings:
     DeepLabCut's own held-out set. Crop store: ``crop_size`` pixels a side, cut around the
     ``crop_centres``. DeepLabCut (``dlc_*``): square input side, backbone (``cspnext_s`` or the paper's
     ``resnet_50``), model set, epochs, batch, learning rate, its likelihood cut-off ``dlc_p_cutoff``
-    (below it a detection is flagged), optional local backbone weights, the training augmentation
-    (``upright`` or ``archive``, :data:`ra_lib.stages.detection.dlc.AUGMENTATIONS`) and ``dlc_mirror_search``:
-    each hand is also scored mirrored and the more confident of the two readings is kept, so a hand shown in the
-    other display convention (thumb on the other side) is found as well. Faster R-CNN
+    (below it a detection is flagged), optional local backbone weights and the training augmentation
+    (``upright`` or ``archive``, :data:`ra_lib.stages.detection.dlc.AUGMENTATIONS`). Faster R-CNN
     (``frcnn_*``): backbone, input side, epochs, batch, SGD learning rate, width of the two-layer box
     head (torchvision's default 1024), the box score below which a detection is flagged, optional local
     weights. Synthetic pretraining (``pretrain_*``, :mod:`ra_lib.stages.detection.pretrain`): DeepLabCut first
@@ -65,7 +63,6 @@ class DetectionSettings:
     pretrain_epochs: int = 0
     pretrain_generator: str = "quick"
     dlc_augmentation: str = "upright"
-    dlc_mirror_search: bool = False
     refine_patch_size: int = 64
     refine_field: float = 1.5
     refine_jitter: float = 0.2
