@@ -39,7 +39,7 @@ class DetectionResult:
 
     ``split``: train / test / eval hand ids; ``landmarks``: the labelled landmarks the detectors learnt;
     ``dlc_summary``: one row per DeepLabCut model (DeepLabCut's own RMSE); ``frcnn_history``: Faster
-    R-CNN's loss per epoch; ``detections``: both detectors on every hand; ``evaluated``: every
+    R-CNN's loss per epoch; ``detections``: every detector (:data:`DETECTORS`) on every hand; ``evaluated``: every
     detector (and the baseline) per scored site (:func:`evaluate.evaluate_detections`); ``rates``,
     ``errors``, ``ap``: Table 3, Fig. 4 and the box AP at IoU 0.5; ``flags``: flagged detections per
     detector; ``crop_centres``: whose centres the crop store was cut around. ``skipped`` says why
@@ -184,8 +184,10 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
     """Train both detectors on ``settings.n_train`` labelled hands, score them on the other labelled hands,
     write ``detections.csv``, DeepLabCut's project and the crop store to ``out_dir``.
 
-    With ``settings.pretrain_hands``, DeepLabCut starts from its synthetic pretraining, cached in
-    ``cache_dir`` (default ``out_dir / PRETRAINED_DIR``).
+    Hands reach the detectors thumb-right (:func:`inputs.thumb_right_sides`, from the training hands) with
+    white collimation blacked out. With ``settings.pretrain_hands``, DeepLabCut starts from its synthetic
+    pretraining, cached in ``cache_dir`` (default ``out_dir / PRETRAINED_DIR``). With ``settings.refine_epochs``,
+    the joint refiner (:mod:`.refine`) trains on the same hands and refines DeepLabCut's centres (``dlc_refined``).
 
     A cohort with fewer than ``n_train + 1`` labelled hands trains nothing: the result says why
     (``skipped``) and every headline value is ``None``.
