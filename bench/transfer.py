@@ -23,7 +23,6 @@ benchmark says so and exits 0. The joint-detection transfer (``transfer/detectio
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 import sys
@@ -37,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ra_lib.cohort.imageio import read_image  # noqa: E402
+from ra_lib.core.profiles import parse_assignment  # noqa: E402
 from ra_lib.stages.selection import PROFILES as SELECTION_PROFILES  # noqa: E402
 from ra_lib.stages.selection.data import preload_images, view_classes  # noqa: E402
 from ra_lib.stages.selection.evaluate import fuse  # noqa: E402
@@ -49,18 +49,6 @@ from ra_lib.synthetic import generate_cohort  # noqa: E402
 from ra_lib.synthetic.settings import ARCHIVE_DISPLAY  # noqa: E402
 
 DEFAULT_REAL = REPO.parent / "shared" / "real_samples"
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    """``key=value`` generator settings (values as Python literals where they parse)."""
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
 
 
 def synthetic_cohort(profile: str, seed: int, overrides: dict, workers: int) -> Path:
@@ -166,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     torch.set_num_threads(max(args.threads or args.workers, 1))
     device = select_device(args.device)
-    overrides = {**(ARCHIVE_DISPLAY if args.archive_display else {}), **parse_overrides(args.set)}
+    overrides = {**(ARCHIVE_DISPLAY if args.archive_display else {}), **dict(parse_assignment(pair) for pair in args.set)}
     cohort = synthetic_cohort(args.profile, args.seed, overrides, args.workers)
     settings = SELECTION_PROFILES[args.selection_profile]
     results, trained = selection_transfer(cohort, args.real, settings, args.seed, device)

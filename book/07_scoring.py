@@ -60,7 +60,8 @@ pd.set_option("display.precision", 3)
 # is not an error: the images it would have scored are flagged `missing_model`.
 
 # %%
-figures.bundle_table(artifacts, cohort.images)
+bundle_table = figures.bundle_table(artifacts, cohort.images)
+bundle_table
 
 # %% [markdown]
 # ## Scoring
@@ -118,7 +119,7 @@ truth = compare(result.images, result.hands, cohort) if export is None else None
 if truth is None:
     display(Markdown("Scored an export folder: there is no truth to compare with."))
 else:
-    stage1 = figures.bundle_table(artifacts, cohort.images).set_index("stage").at["01_image_selection", "value"]
+    stage1 = bundle_table.set_index("stage").at["01_image_selection", "value"]
     agreement = "none" if truth.selection_agreement is None else f"{truth.selection_agreement:.3f}"
     display(Markdown(f"Selection agrees with the true class on {agreement} of the images. On stage 1's test "
                      "split this is the models' own test accuracy, read here from new files through the bundle: "

@@ -33,9 +33,16 @@ def resolve(profiles: Mapping[str, Settings], profile: str, **overrides: Any) ->
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
-    """``key=value`` from a command line as ``(key, value)``, the value parsed as YAML (``3``, ``1e-3``,
-    ``true``, ``archive``); ``ValueError`` without an ``=``."""
+    """``key=value`` from a command line as ``(key, value)``, the value parsed as YAML (``3``, ``true``,
+    ``[0, 1]``, ``archive``), with numbers YAML leaves as text (``1e-3``) read as floats; ``ValueError``
+    without an ``=``."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise ValueError(f"expected key=value, got {text!r}")
-    return name, yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):
+        try:
+            return name, float(parsed)
+        except ValueError:
+            pass
+    return name, parsed

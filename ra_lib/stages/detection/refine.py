@@ -123,8 +123,14 @@ class JitteredPatches(torch.utils.data.IterableDataset):
         return (patches, self.landmark_idx[idx]), target
 
 
-def _step(model, inputs, target):
-    patches, landmark_idx = inputs
+def _hand(cohort, hand_id: str) -> tuple[np.ndarray, float]:
+    """A hand as the detectors read it (:func:`inputs.load_hand_image`) and its first column in the image."""
+    x0 = cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"]
+    return inputs.load_hand_image(cohort, hand_id), float(x0.iloc[0])
+
+
+def _step(model, batch, target):
+    patches, landmark_idx = batch
     return F.l1_loss(soft_argmax(_landmark_logits(model, patches, landmark_idx)), target)
 
 
@@ -150,8 +156,7 @@ class JointRefiner:
         groups = out[known].groupby("hand_id", sort=False).groups
         for hand_id, rows in tqdm(groups.items(), desc="refining joints", unit="hand", leave=False,
                                   disable=not progress):
-            image = inputs.load_hand_image(cohort, hand_id)
-            x0 = float(cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"].iloc[0])
+            image, x0 = _hand(cohort, hand_id)
             xy = out.loc[rows, ["x", "y"]].to_numpy(dtype=float) - [x0, 0.0]
             idx = torch.as_tensor(out.loc[rows, "landmark"].map(column).to_numpy(), device=device)
             side = self.field * phalanx[hand_id]
@@ -172,8 +177,7 @@ def context_crops(cohort, landmarks: pd.DataFrame, hand_ids, names, patch_size: 
     column = {lm: k for k, lm in enumerate(names)}
     crops, idx = [], []
     for hand_id, group in chosen.groupby("hand_id", sort=False):
-        image = inputs.load_hand_image(cohort, hand_id)
-        x0 = float(cohort.hands.loc[cohort.hands["hand_id"] == hand_id, "x0"].iloc[0])
+        image, x0 = _hand(cohort, hand_id)
         side = 2 * field * phalanx[hand_id]
         for row in group.itertuples():
             crops.append(geometry.crop_square(image, row.x - x0, row.y, side, 2 * patch_size))

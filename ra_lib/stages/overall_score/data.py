@@ -36,6 +36,11 @@ def square_image(image, size: int) -> torch.Tensor:
     return geometry.resize_batch(geometry.pad_to_square(tensor)[None], size)[0]
 
 
+def cached_image(image, size: int) -> torch.Tensor:
+    """One image as the cache holds it: squared to ``size`` (:func:`square_image`), clipped to [0, 1], float16."""
+    return square_image(image, size).clamp(0, 1).half()
+
+
 def preload_images(load: Callable[[str], np.ndarray], ids: Sequence[str], size: int,
                    progress: bool = True) -> torch.Tensor:
     """Load every image once (``load(id) -> float [0, 1] array``) into a ``(N, 1, size, size)`` float16 cache."""
@@ -44,7 +49,7 @@ def preload_images(load: Callable[[str], np.ndarray], ids: Sequence[str], size: 
         image = np.asarray(load(item))
         if image.ndim != 2:
             raise ValueError(f"image {item!r}: expected a 2-D grey image, got shape {image.shape}")
-        cache[index] = square_image(image, size).clamp(0, 1).half()
+        cache[index] = cached_image(image, size)
     return cache
 
 

@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from ra_lib.core import bundles, contracts, geometry
-from ra_lib.stages.overall_score.data import square_image
+from ra_lib.stages.overall_score.data import ScoreDataset, cached_image
 from ra_lib.stages.overall_score.models import build_model
 from ra_lib.stages.selection.evaluate import fuse
 from ra_lib.stages.selection.model import SelectionCNN
+from ra_lib.stages.selection.train import predict_proba
 
 #: The two binary selection models of paper 000, in the order their probabilities are reported.
 SELECTION_TASKS = ("model1", "model2")
@@ -58,11 +59,10 @@ class SelectionModel:
             network.load_state_dict(bundle.state_dict(task))
             self.networks[task] = network.eval()
 
-    @torch.no_grad()
     def predict(self, image: np.ndarray) -> dict:
         """``selection``, ``p_one_hand`` and ``p_both_hands`` of one grey image in [0, 1]."""
         batch = torch.from_numpy(geometry.resize(image, self.input_size))[None, None]
-        p_one, p_both = (float(torch.softmax(self.networks[t](batch), dim=1)[0, 1]) for t in SELECTION_TASKS)
+        p_one, p_both = (float(predict_proba(self.networks[t], batch)[0, 1]) for t in SELECTION_TASKS)
         return {"selection": str(fuse([p_one], [p_both], self.threshold)[0]), "p_one_hand": p_one,
                 "p_both_hands": p_both}
 
@@ -87,9 +87,9 @@ class ScoreModel:
     @torch.no_grad()
     def predict(self, image: np.ndarray) -> float:
         """The score of one hand (right-hand orientation) or radiograph, as stage 5 evaluates its test units."""
-        cached = square_image(image, self.cache_size).clamp(0, 1).half()
-        pixels = square_image(cached, self.input_size).half().float()
-        z = self.network(((pixels - self.pixel_mean) / self.pixel_sd)[None]).reshape(-1)
+        unit = ScoreDataset(cached_image(image, self.cache_size)[None], np.zeros(1), self.input_size,
+                            self.pixel_mean, self.pixel_sd)
+        z = self.network(unit[0][0][None]).reshape(-1)
         return float(z[0]) * self.target_sd + self.target_mean
 
 

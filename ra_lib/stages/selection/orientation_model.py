@@ -18,11 +18,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ra_lib.core import geometry
-from ra_lib.core.training import fit, predict, seed_everything
+from ra_lib.core.training import fit, seed_everything
 from ra_lib.stages.selection.augment import apply_params, draw_params
 from ra_lib.stages.selection.data import preload_images
 from ra_lib.stages.selection.orientation import CLASSES, variant_classes, variants
 from ra_lib.stages.selection.settings import SelectionSettings
+from ra_lib.stages.selection.train import predict_proba
 
 
 class OrientationCNN(nn.Module):
@@ -100,5 +101,4 @@ def predict_orientation(model: OrientationCNN, images: torch.Tensor, batch_size:
     """Softmax probabilities ``(N, 12)`` of :data:`~.orientation.CLASSES`."""
     if not len(images):
         return np.empty((0, len(CLASSES)))
-    loader = DataLoader(TensorDataset(images), batch_size=batch_size)
-    return predict(model, loader, device, transform=lambda logits: torch.softmax(logits, dim=1))
+    return predict_proba(model, images, batch_size, device)
