@@ -28,7 +28,7 @@ from ra_lib.core.profiles import parse_assignment, resolve
 from ra_lib.stages.classification import PROFILES
 from ra_lib.stages.classification.evaluate import evaluation_table
 from ra_lib.stages.classification.samples import hand_pairs
-from ra_lib.stages.classification.train import run_cv
+from ra_lib.stages.classification.cross_validation import run_cv
 
 
 def stand_in_store(n_patients: int, images_per_patient: int = 2, size: int = 64, seed: int = 0):

@@ -51,6 +51,11 @@ rotation_deg = None  # augmentation: rotation up to +- this many degrees (the pa
 shift_px = None  # augmentation: shift up to +- this many pixels of a shift_reference_px input (the paper: 5 of 224)
 shift_reference_px = None
 scale_range = None  # augmentation: zoom range (the paper: 0.97-1.03)
+shared_encoder = None  # True: one backbone per kind and test fold, the models' heads on its frozen features
+feature_views = None  # shared encoder: augmented copies of each crop encoded for the heads
+head_epochs = None  # shared encoder: at most this many epochs per head
+head_lr = None  # shared encoder: Adam learning rate of the heads
+head_batch_crops = None  # shared encoder: crops per head batch
 
 # %% tags=["remove-cell"]
 import dataclasses
@@ -68,7 +73,7 @@ from ra_lib.core.profiles import resolve
 from ra_lib.stages import classification
 from ra_lib.stages.classification import evaluate, figures
 from ra_lib.stages.classification.models import input_table
-from ra_lib.stages.classification.train import rotation_table
+from ra_lib.stages.classification.cross_validation import rotation_table
 from ra_lib.stages.detection.crops import load_crop_store
 
 settings = resolve(classification.PROFILES, profile, models=models, kinds=kinds, groups=groups,
@@ -76,7 +81,9 @@ settings = resolve(classification.PROFILES, profile, models=models, kinds=kinds,
                    weights_path=weights_path, pool=pool, fc_layers=fc_layers, fc_width=fc_width, dropout=dropout,
                    init=init, batch_crops=batch_crops, lr=lr, epochs=epochs, patience=patience,
                    train_size=train_size, threshold=threshold, rotation_deg=rotation_deg, shift_px=shift_px,
-                   shift_reference_px=shift_reference_px, scale_range=scale_range)
+                   shift_reference_px=shift_reference_px, scale_range=scale_range, shared_encoder=shared_encoder,
+                   feature_views=feature_views, head_epochs=head_epochs, head_lr=head_lr,
+                   head_batch_crops=head_batch_crops)
 cohort = load_cohort(manifest)
 crops = load_crop_store(Path(artifacts) / DETECTION)
 out = store.stage_dir(classification.STAGE, artifacts)
@@ -135,10 +142,10 @@ pd.Series(dataclasses.asdict(settings), name="value").astype(str).to_frame()
 # %% [markdown]
 # The paper fine-tuned an ImageNet VGG16 on 224-pixel crops and tuned the fully connected depth, their
 # initialisation, dropout and batch size per model and group (its Tables S1 and S2, not in our copy of
-# the paper); the `paper` profile uses VGG16 with one setting for all. The `quick` profile must run on two
-# CPU cores in a few minutes, so it trains a small VGG-style network (three $3 \times 3$ convolution
-# blocks with batch normalisation) from scratch on 32-pixel crops for a few epochs, and predicts only the
-# test folds listed above: the tables below then cover those folds' patients, not the whole cohort.
+# the paper); the `paper` profile uses VGG16 with one setting for all. How this run trains:
+
+# %%
+display(Markdown(settings.describe()))
 
 # %%
 result = classification.run(cohort, settings, seed=seed, device=device, crop_store=crops)

@@ -13,6 +13,7 @@ import pandas as pd
 from ra_lib.cohort.sites import FINGER_GROUPS, GROUPS, KINDS
 from ra_lib.evaluation import metrics, published
 from ra_lib.evaluation.readers import READER_PREFIX
+from ra_lib.stages.classification.encoder import ENCODER
 from ra_lib.stages.classification.models import MODEL_LABELS, MODEL_TYPES
 
 REGIONS = published.TABLE4_REGIONS
@@ -167,7 +168,8 @@ def training_summary(runs: pd.DataFrame) -> pd.DataFrame:
     summary = trained.groupby(["kind", "model"], sort=False).agg(
         trainings=("fold", "size"), epochs_run=("epochs_run", "mean"), best_epoch=("best_epoch", "mean"),
         train_samples=("n_train_balanced", "mean"), seconds=("seconds", "sum"))
-    return summary.reset_index().assign(model=lambda t: t["model"].map(MODEL_LABELS))
+    labels = {**MODEL_LABELS, ENCODER: "shared encoder (all groups)"}
+    return summary.reset_index().assign(model=lambda t: t["model"].map(labels))
 
 
 def masking_summary(sample_counts: pd.DataFrame) -> pd.DataFrame:

@@ -112,34 +112,40 @@ def build_backbone(name: str, width: int = 8, weights_path: str | Path | None = 
     raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
 
 
-class JointClassifier(nn.Module):
-    """``n`` crops ``(B, n, H, W)`` -> ``n`` logits ``(B, n)``; one backbone shared by all inputs.
+def build_head(in_features: int, n: int, fc_layers: int = 1, fc_width: int = 256, dropout: float = 0.5,
+               init: str = "he") -> nn.Sequential:
+    """The fully connected head: ``fc_layers`` hidden layers of ``fc_width`` units (ReLU, dropout), then one
+    linear output per input joint. ``init``: ``"he"`` (He normal) or ``"random"`` (normal, sd 0.05 as Keras'
+    ``RandomNormal``)."""
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
+    layers, width = [], in_features
+    for _ in range(fc_layers):
+        layers += [nn.Linear(width, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        width = fc_width
+    layers.append(nn.Linear(width, n))
+    head = nn.Sequential(*layers)
+    for layer in head:
+        if isinstance(layer, nn.Linear):
+            if init == "he":
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            else:
+                nn.init.normal_(layer.weight, std=0.05)
+            nn.init.zeros_(layer.bias)
+    return head
 
-    Head: ``fc_layers`` hidden layers of ``fc_width`` units (ReLU, dropout), then one linear
-    output per input joint. ``init``: ``"he"`` (He normal) or ``"random"`` (normal, sd 0.05 as
-    Keras' ``RandomNormal``) for the fully connected layers.
-    """
+
+class JointClassifier(nn.Module):
+    """``n`` crops ``(B, n, H, W)`` -> ``n`` logits ``(B, n)``; one backbone shared by all inputs, the
+    features of all crops concatenated into the head (:func:`build_head`, or a given ``head``)."""
 
     def __init__(self, backbone: nn.Module, n: int, fc_layers: int = 1, fc_width: int = 256,
-                 dropout: float = 0.5, init: str = "he"):
+                 dropout: float = 0.5, init: str = "he", head: nn.Module | None = None):
         super().__init__()
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}; expected one of {INITS}")
         self.backbone = backbone
         self.n = n
-        layers, width = [], backbone.out_features * n
-        for _ in range(fc_layers):
-            layers += [nn.Linear(width, fc_width), nn.ReLU(inplace=True), nn.Dropout(dropout)]
-            width = fc_width
-        layers.append(nn.Linear(width, n))
-        self.head = nn.Sequential(*layers)
-        for layer in self.head:
-            if isinstance(layer, nn.Linear):
-                if init == "he":
-                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                else:
-                    nn.init.normal_(layer.weight, std=0.05)
-                nn.init.zeros_(layer.bias)
+        self.head = head if head is not None else build_head(backbone.out_features * n, n, fc_layers, fc_width,
+                                                             dropout, init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, n, height, width = x.shape
@@ -147,6 +153,19 @@ class JointClassifier(nn.Module):
             raise ValueError(f"model takes {self.n} crops per sample, got {n}")
         features = self.backbone(x.reshape(batch * n, 1, height, width))
         return self.head(features.reshape(batch, -1))
+
+
+class FeatureClassifier(nn.Module):
+    """A :class:`JointClassifier`'s head on precomputed backbone features: ``(B, n, F)`` -> ``(B, n)`` logits."""
+
+    def __init__(self, n: int, n_features: int, fc_layers: int = 1, fc_width: int = 256, dropout: float = 0.5,
+                 init: str = "he"):
+        super().__init__()
+        self.n = n
+        self.head = build_head(n_features * n, n, fc_layers, fc_width, dropout, init)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features.reshape(features.shape[0], -1))
 
 
 def build_model(model_type: str, n_sites: int, backbone: str = "small", width: int = 8,

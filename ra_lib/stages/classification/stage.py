@@ -13,7 +13,7 @@ from ra_lib.stages.classification.evaluate import HEADLINE_NAMES, evaluation_tab
 from ra_lib.stages.classification.models import MODEL_LABELS
 from ra_lib.stages.classification.samples import hand_pairs, pairing_summary
 from ra_lib.stages.classification.settings import ClassificationSettings
-from ra_lib.stages.classification.train import CVResult, predicted_folds, run_cv
+from ra_lib.stages.classification.cross_validation import CVResult, predicted_folds, run_cv
 
 PAIRING_WORDS = {"image": "on one both-hands radiograph", "visit": "by the images' visit",
                  "study_date": "by study date", "patient": "as the patient's only left and right hand"}

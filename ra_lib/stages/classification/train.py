@@ -1,6 +1,5 @@
-"""Paper 001's cross-validation: one model per (kind, joint group, model type, test fold), out-of-fold predictions.
-
-Eight patient-disjoint folds rotate 6 train / 1 validation / 1 test (:func:`ra_lib.cohort.folds.rotation`).
+"""One training of a paper-001 joint classifier: augmentation, mini-batches, the balanced training of one
+model with one test fold held out (:func:`train_samples`, end to end on crops: :func:`train_fold`).
 
 * Sizes count crops, as the paper's "about 10,000 images": ``train_size`` crops are
   ``train_size / k`` samples of a model taking ``k`` crops, and a batch of ``batch_crops`` crops
@@ -17,21 +16,17 @@ from __future__ import annotations
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from ra_lib.cohort.folds import rotation
-from ra_lib.cohort.sites import GROUPS, sites_in_group
 from ra_lib.core import geometry
-from ra_lib.core.training import fit, predict, seed_everything, select_device
-from ra_lib.evaluation.readers import OOF_COLUMNS
-from ra_lib.stages.classification.models import build_model, masked_bce_sum
-from ra_lib.stages.classification.samples import (TWO_HAND_MODELS, Samples, balance, build_samples,
-                                                  group_summary, joint_table)
+from ra_lib.core.training import fit, predict, seed_everything
+from ra_lib.stages.classification.models import JointClassifier, build_backbone, masked_bce_sum
+from ra_lib.stages.classification.samples import Samples, balance
 from ra_lib.stages.classification.settings import ClassificationSettings
 
 
@@ -94,11 +89,32 @@ def run_seed(seed: int, *parts) -> int:
     return (seed * 1_000_003 + zlib.crc32("/".join(map(str, parts)).encode())) % 2**31
 
 
-def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], test_fold: int,
-               settings: ClassificationSettings, seed: int, device: torch.device,
-               progress: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict]:
-    """Train one model with ``test_fold`` held out; return test sample positions, probabilities
-    ``(n_test, k)``, the epoch history and a run summary."""
+@dataclass
+class FoldRun:
+    """One training: test sample positions, probabilities ``(n_test, k)``, epoch history, run summary and the
+    trained :class:`~ra_lib.stages.classification.models.JointClassifier`."""
+
+    test: np.ndarray
+    probabilities: np.ndarray
+    history: pd.DataFrame
+    summary: dict
+    model: torch.nn.Module | None
+
+
+#: ``make_batches(positions, augmented, shuffle, rng, generator)``: mini-batches of the given samples.
+BatchMaker = Callable[[np.ndarray, np.ndarray, bool, np.random.Generator, torch.Generator | None], Iterable]
+
+
+def train_samples(samples: Samples, fold_ids: Sequence[int], test_fold: int, settings: ClassificationSettings,
+                  seed: int, device: torch.device, build_model: Callable[[], torch.nn.Module] | None,
+                  make_batches: BatchMaker | None, *,
+                  lr: float, epochs: int, progress: bool = True) -> FoldRun:
+    """Train ``build_model()`` (built once the run is seeded) on ``samples`` with ``test_fold`` held out (paper
+    rotation) and predict the test fold.
+
+    Train samples are balanced to ``settings.train_size`` crops, validation samples to their majority count;
+    ``make_batches`` turns sample positions into mini-batches (crops, or features of crops).
+    """
     train_folds, val_fold, _ = rotation(fold_ids, test_fold)
     test = np.flatnonzero(samples.fold == test_fold)
     train = np.flatnonzero(np.isin(samples.fold, train_folds))
@@ -106,125 +122,53 @@ def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], 
     summary = {"kind": samples.kind, "group": samples.group, "model": samples.model_type, "fold": test_fold,
                "n_train": len(train), "n_train_positive": int(samples.positive[train].sum()),
                "n_val": len(val), "n_test": len(test)}
+    k = samples.rows.shape[1]
     if not len(test) or not len(train):
-        return test, np.empty((0, samples.rows.shape[1]), np.float32), pd.DataFrame(), {**summary, "status": "skipped"}
+        return FoldRun(test, np.empty((0, k), np.float32), pd.DataFrame(), {**summary, "status": "skipped"}, None)
     name = (samples.kind, samples.group, samples.model_type, test_fold)
     generator = seed_everything(run_seed(seed, *name))
     rng = np.random.default_rng(run_seed(seed, *name, "data"))
-    crop_idx, labels, k = samples.crop_idx, samples.labels, samples.rows.shape[1]
-    batch = max(1, settings.batch_crops // k)
 
-    def loader(positions, size, shuffle):
+    def balanced(positions, size):
         picked, augmented = balance(samples.positive[positions], size, rng)
-        picked = positions[picked]
-        thetas = augmentation_matrices((len(picked), k), settings, rng)
-        return CropBatches(images, crop_idx[picked], labels[picked], batch, augmented, thetas,
-                           shuffle=shuffle, generator=generator), len(picked)
+        return positions[picked], augmented
 
-    train_loader, n_balanced = loader(train, settings.train_size // k if settings.train_size else None, True)
-    val_loader = loader(val, None, False)[0] if len(val) else None
-    model = build_model(samples.model_type, len(sites_in_group(samples.kind, samples.group)), settings.backbone,
-                        settings.width, settings.weights_path, settings.pool, settings.fc_layers, settings.fc_width,
-                        settings.dropout, settings.init)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    model = build_model()
+    train_picked, train_augmented = balanced(train, settings.train_size // k if settings.train_size else None)
+    train_loader = make_batches(train_picked, train_augmented, True, rng, generator)
+    val_loader = make_batches(*balanced(val, None), False, rng, None) if len(val) else None
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     start = time.perf_counter()
-    history = fit(model, train_loader, val_loader, masked_bce_sum, optimizer, settings.epochs, settings.patience,
-                  device, desc=f"{samples.kind} {samples.group} {samples.model_type} fold {test_fold}",
-                  progress=progress)
+    history = fit(model, train_loader, val_loader, masked_bce_sum, optimizer, epochs, settings.patience, device,
+                  desc=" ".join(map(str, name)), progress=progress)
     seconds = time.perf_counter() - start
-    test_loader = CropBatches(images, crop_idx[test], labels[test], batch)
+    test_loader = make_batches(test, np.zeros(len(test), bool), False, rng, None)
     probabilities = predict(model, test_loader, device, transform=torch.sigmoid).reshape(len(test), k)
     best = int(history["val_loss"].idxmin()) + 1 if history["val_loss"].notna().any() else len(history)
-    summary.update(status="trained", n_train_balanced=n_balanced, epochs_run=len(history), best_epoch=best,
+    summary.update(status="trained", n_train_balanced=len(train_picked), epochs_run=len(history), best_epoch=best,
                    seconds=seconds, crops_per_sample=k)
-    return test, probabilities, history.assign(**dict(zip(("kind", "group", "model", "fold"), name))), summary
+    return FoldRun(test, probabilities, history.assign(**dict(zip(("kind", "group", "model", "fold"), name))),
+                   summary, model)
 
 
-# --- the cross-validation ------------------------------------------------------------------------
-@dataclass
-class CVResult:
-    """OOF predictions (``OOF_COLUMNS``), one row per training run, epoch histories, counts and what was skipped.
-
-    ``joint_counts``: per kind (crops, flagged, ungraded, used, non_intact, contralateral_pairs);
-    ``groups``: joints per group (:func:`~ra_lib.stages.classification.samples.group_summary`);
-    ``sample_counts``: per kind, group and model (samples, masked_inputs, samples_missing_hand);
-    ``skipped``: kind, group, model (empty: all models) and the reason.
-    """
-
-    oof: pd.DataFrame
-    runs: pd.DataFrame
-    history: pd.DataFrame
-    joint_counts: pd.DataFrame
-    groups: pd.DataFrame
-    sample_counts: pd.DataFrame
-    skipped: pd.DataFrame
+def crop_model(settings: ClassificationSettings, k: int) -> JointClassifier:
+    """A network taking ``k`` crops per sample, built from the settings."""
+    return JointClassifier(build_backbone(settings.backbone, settings.width, settings.weights_path, settings.pool),
+                           k, settings.fc_layers, settings.fc_width, settings.dropout, settings.init)
 
 
-def predicted_folds(folds: pd.DataFrame, settings: ClassificationSettings) -> list[int]:
-    """The folds predicted: all of the cohort's folds, or the profile's subset."""
-    return sorted(folds["fold"].unique()) if settings.test_folds is None else list(settings.test_folds)
+def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], test_fold: int,
+               settings: ClassificationSettings, seed: int, device: torch.device, progress: bool = True) -> FoldRun:
+    """Train one network end to end on crops (``images`` ``(N, S, S)``) with ``test_fold`` held out.
 
+    Augmented copies get an independent random rotation, shift and zoom per crop."""
+    k = samples.rows.shape[1]
+    batch = max(1, settings.batch_crops // k)
 
-def rotation_table(folds: pd.DataFrame, settings: ClassificationSettings) -> pd.DataFrame:
-    """One row per predicted fold: its train folds, validation fold and test fold."""
-    fold_ids = sorted(folds["fold"].unique())
-    return pd.DataFrame([dict(zip(("train folds", "validation fold", "test fold"), rotation(fold_ids, f)))
-                         for f in predicted_folds(folds, settings)])
+    def make_batches(positions, augmented, shuffle, rng, generator):
+        thetas = augmentation_matrices((len(positions), k), settings, rng)
+        return CropBatches(images, samples.crop_idx[positions], samples.labels[positions], batch, augmented,
+                           thetas, shuffle=shuffle, generator=generator)
 
-
-def run_cv(images: np.ndarray, index: pd.DataFrame, folds: pd.DataFrame, settings: ClassificationSettings,
-           seed: int = 0, device: str | torch.device = "cpu", pairs: pd.DataFrame | None = None,
-           progress: bool = True) -> CVResult:
-    """Cross-validate every (kind, group, model type) of ``settings``.
-
-    ``images`` / ``index``: the crop store; ``folds``: ``(patient, fold)``; ``pairs``:
-    :func:`~ra_lib.stages.classification.samples.hand_pairs` (``None``: from the crop index alone).
-    A group without usable joints is skipped, and so are MIMO local and both-hands for a kind
-    without any left/right pair of joints. ``progress``: one tqdm bar over the trainings.
-    """
-    device = select_device(device) if isinstance(device, str) else device
-    fold_ids = sorted(folds["fold"].unique())
-    tensor = prepare_images(images, settings.crop_size)
-    plans, joint_counts, groups, sample_counts, skipped = [], [], [], [], []
-    for kind in settings.kinds:
-        joints, counts = joint_table(index, folds, kind, pairs)
-        joint_counts.append(counts)
-        groups.append(group_summary(joints, kind))
-        for group in (settings.groups or GROUPS[kind]):
-            if group not in GROUPS[kind]:
-                continue  # a group of the other kind (e.g. "CMC-M" while running JSN)
-            if not (joints["group"] == group).any():
-                skipped.append({"kind": kind, "group": group, "model": "", "reason": "no usable joints"})
-                continue
-            for model_type in settings.models:
-                if model_type in TWO_HAND_MODELS and not counts["contralateral_pairs"]:
-                    skipped.append({"kind": kind, "group": group, "model": model_type,
-                                    "reason": "no left/right hand pair"})
-                    continue
-                samples = build_samples(joints, kind, group, model_type)
-                sample_counts.append(samples.counts())
-                plans += [(samples, fold) for fold in predicted_folds(folds, settings)]
-    oof, runs, histories = [], [], []
-    bar = tqdm(plans, desc="trainings", unit="fold", disable=not progress, leave=False)
-    for samples, fold in bar:
-        bar.set_postfix_str(f"{samples.kind} {samples.group} {samples.model_type} fold {fold}")
-        test, probabilities, history, summary = train_fold(tensor, samples, fold_ids, fold, settings, seed, device,
-                                                           progress=False)
-        runs.append(summary)
-        histories.append(history)
-        oof.append(_oof_rows(samples, test, probabilities, fold))
-    return CVResult(oof=pd.concat(oof, ignore_index=True) if oof else pd.DataFrame(columns=OOF_COLUMNS),
-                    runs=pd.DataFrame(runs), history=pd.concat(histories, ignore_index=True) if histories
-                    else pd.DataFrame(), joint_counts=pd.DataFrame(joint_counts),
-                    groups=pd.concat(groups, ignore_index=True),
-                    sample_counts=pd.DataFrame(sample_counts, columns=["kind", "group", "model", "samples",
-                                                                       "masked_inputs", "samples_missing_hand"]),
-                    skipped=pd.DataFrame(skipped, columns=["kind", "group", "model", "reason"]))
-
-
-def _oof_rows(samples: Samples, test: np.ndarray, probabilities: np.ndarray, fold: int) -> pd.DataFrame:
-    rows = samples.rows[test]
-    present = rows >= 0
-    table = samples.joints.iloc[rows[present]][["hand_id", "patient", "hand", "kind", "site", "group", "label"]]
-    return table.assign(fold=fold, model=samples.model_type, probability=probabilities[present],
-                        label=table["label"].astype(int))[list(OOF_COLUMNS)].reset_index(drop=True)
+    return train_samples(samples, fold_ids, test_fold, settings, seed, device, lambda: crop_model(settings, k),
+                         make_batches, lr=settings.lr, epochs=settings.epochs, progress=progress)

@@ -1,16 +1,14 @@
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from fixtures.classification_stores import fake_store
 from ra_lib.cohort.folds import rotation
 from ra_lib.core.profiles import resolve
-from ra_lib.evaluation.readers import OOF_COLUMNS
 from ra_lib.stages.classification import PROFILES
+from ra_lib.stages.classification.cross_validation import rotation_table
 from ra_lib.stages.classification.samples import build_samples, joint_table
-from ra_lib.stages.classification.train import (CropBatches, augmentation_matrices, prepare_images, rotation_table,
-                                                run_cv, train_fold)
+from ra_lib.stages.classification.train import CropBatches, augmentation_matrices, prepare_images, train_fold
 
 
 def tiny_settings(**overrides):
@@ -60,8 +58,8 @@ def test_train_fold_uses_the_paper_rotation():
     fold_ids = list(range(8))
     for test_fold in (0, 7):
         train_folds, val_fold, _ = rotation(fold_ids, test_fold)
-        _, _, _, summary = train_fold(torch.as_tensor(store.images), samples, fold_ids, test_fold, tiny_settings(),
-                                      seed=0, device=torch.device("cpu"), progress=False)
+        summary = train_fold(torch.as_tensor(store.images), samples, fold_ids, test_fold, tiny_settings(),
+                             seed=0, device=torch.device("cpu"), progress=False).summary
         assert summary["n_test"] == (samples.fold == test_fold).sum()
         assert summary["n_val"] == (samples.fold == val_fold).sum()
         assert summary["n_train"] == np.isin(samples.fold, train_folds).sum() == 6 * 2 * 2 * 4
@@ -72,35 +70,6 @@ def test_train_size_and_batches_count_crops():
     store, folds = fake_store(n_patients=8)
     joints, _ = joint_table(store.index, folds, "erosion")
     samples = build_samples(joints, "erosion", "MCP", "mimo_one_hand")  # 5 crops per sample
-    _, _, _, summary = train_fold(torch.as_tensor(store.images), samples, list(range(8)), 0,
-                                  tiny_settings(train_size=400), seed=0, device=torch.device("cpu"), progress=False)
+    summary = train_fold(torch.as_tensor(store.images), samples, list(range(8)), 0,
+                         tiny_settings(train_size=400), seed=0, device=torch.device("cpu"), progress=False).summary
     assert summary["n_train_balanced"] == 2 * (400 // 5 // 2)  # 400 crops = 80 samples, 40 per class
-
-
-def test_end_to_end_cv_on_a_fake_store_is_complete_and_deterministic():
-    store, folds = fake_store(n_patients=8, one_hand_patients=(3,))
-    settings = tiny_settings(test_folds=(0, 3), groups=("MCP", "wrist"))
-    first = run_cv(store.images, store.index, folds, settings, seed=1, progress=False)
-    second = run_cv(store.images, store.index, folds, settings, seed=1, progress=False)
-    oof = first.oof
-    assert tuple(oof.columns) == OOF_COLUMNS
-    assert set(oof["model"]) == set(settings.models)
-    assert oof["probability"].between(0, 1).all()
-    per_model = oof.groupby("model").size()  # every model predicts every usable joint of the test patients once
-    assert per_model.nunique() == 1 and not oof.duplicated(["hand_id", "kind", "site", "model"]).any()
-    assert per_model.iloc[0] == 2 * (5 + 4) + 1 * (5 + 4) + 2 * (5 + 3) + 1 * (5 + 3)  # patient 3: left hand only
-    pd.testing.assert_frame_equal(first.oof, second.oof)
-    counts = first.sample_counts.set_index(["kind", "group", "model"])
-    assert counts.loc[("erosion", "MCP", "mimo_local"), "samples_missing_hand"] == 5
-    assert (first.runs["status"] == "trained").all() and first.skipped.empty
-    assert list(first.joint_counts["kind"]) == ["erosion", "jsn"]
-
-
-def test_groups_without_joints_and_kinds_without_pairs_are_skipped():
-    store, folds = fake_store(n_patients=8, one_hand_patients=tuple(range(8)))  # left hands only
-    index = store.index[store.index["group"] != "wrist"]
-    result = run_cv(store.images, index, folds, tiny_settings(kinds=("erosion",), groups=("MCP", "wrist")),
-                    progress=False)
-    skipped = set(map(tuple, result.skipped[["group", "model"]].to_numpy()))
-    assert skipped == {("wrist", ""), ("MCP", "mimo_local"), ("MCP", "mimo_both_hands")}
-    assert set(result.oof["model"]) == {"siso", "mimo_one_hand"} and set(result.oof["group"]) == {"MCP"}
