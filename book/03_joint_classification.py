@@ -36,7 +36,8 @@ crop_size = None  # side of the network input in pixels (the paper: VGG16's 224)
 backbone = None  # "small" (CPU) or "vgg16" (the paper)
 width = None  # channels of the small network's first block
 weights_path = None  # optional local ImageNet VGG16 weights (.pth); nothing is downloaded
-pool = None  # output side of the backbone's average pool
+pool = None  # output side of VGG16's average pool
+global_pool = None  # small network: "avg" or "avgmax" (average and maximum of each feature map)
 fc_layers = None  # hidden fully connected layers
 fc_width = None  # units per hidden layer
 dropout = None
@@ -78,8 +79,8 @@ from ra_lib.stages.detection.crops import load_crop_store
 
 settings = resolve(classification.PROFILES, profile, models=models, kinds=kinds, groups=groups,
                    test_folds=test_folds, crop_size=crop_size, backbone=backbone, width=width,
-                   weights_path=weights_path, pool=pool, fc_layers=fc_layers, fc_width=fc_width, dropout=dropout,
-                   init=init, batch_crops=batch_crops, lr=lr, epochs=epochs, patience=patience,
+                   weights_path=weights_path, pool=pool, global_pool=global_pool, fc_layers=fc_layers,
+                   fc_width=fc_width, dropout=dropout, init=init, batch_crops=batch_crops, lr=lr, epochs=epochs, patience=patience,
                    train_size=train_size, threshold=threshold, rotation_deg=rotation_deg, shift_px=shift_px,
                    shift_reference_px=shift_reference_px, scale_range=scale_range, shared_encoder=shared_encoder,
                    feature_views=feature_views, head_epochs=head_epochs, head_lr=head_lr,

@@ -28,6 +28,7 @@ MODEL_LABELS = {"siso": "SISO", "mimo_local": "MIMO local", "mimo_one_hand": "MI
                 "mimo_both_hands": "MIMO both-hands"}
 BACKBONES = ("vgg16", "small")
 INITS = ("he", "random")
+GLOBAL_POOLS = ("avg", "avgmax")
 #: ImageNet statistics: VGG16 expects RGB normalised this way.
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,25 +51,33 @@ def input_table() -> pd.DataFrame:
 
 class SmallVGG(nn.Module):
     """A VGG-style net for CPU runs: ``blocks`` of (3x3 conv, 2x2 max-pool, batch norm, ReLU), channels
-    doubling from ``width``, then global average pooling.
+    doubling from ``width``, then global pooling: ``"avg"``, or ``"avgmax"`` (average and maximum side by
+    side: a small erosion is one bright spot of a feature map, which an average over the crop dilutes).
 
     Batch norm (absent from VGG16) lets it learn from scratch in a few epochs; pooling before batch
     norm and ReLU runs them on a quarter of the pixels (max-pooling commutes with the ReLU).
     """
 
-    def __init__(self, width: int = 8, blocks: int = 3):
+    def __init__(self, width: int = 8, blocks: int = 3, global_pool: str = "avg"):
         super().__init__()
+        if global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"unknown global_pool {global_pool!r}; expected one of {GLOBAL_POOLS}")
         layers, channels = [], 1
         for i in range(blocks):
             out = width * 2**i
             layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(out),
                        nn.ReLU(inplace=True)]
             channels = out
-        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.out_features = channels
+        self.features = nn.Sequential(*layers)
+        self.global_pool = global_pool
+        self.out_features = channels * (2 if global_pool == "avgmax" else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+        maps = self.features(x)
+        pooled = [maps.mean(dim=(2, 3))]
+        if self.global_pool == "avgmax":
+            pooled.append(maps.amax(dim=(2, 3)))
+        return torch.cat(pooled, dim=1)
 
 
 class VGG16Features(nn.Module):
@@ -103,12 +112,12 @@ class VGG16Features(nn.Module):
 
 
 def build_backbone(name: str, width: int = 8, weights_path: str | Path | None = None,
-                   pool: int = 7) -> nn.Module:
-    """The shared feature extractor: ``"vgg16"`` (paper) or ``"small"`` (quick CPU runs)."""
+                   pool: int = 7, global_pool: str = "avg") -> nn.Module:
+    """The shared feature extractor: ``"vgg16"`` (paper) or ``"small"`` (quick CPU runs, ``global_pool``)."""
     if name == "vgg16":
         return VGG16Features(weights_path, pool)
     if name == "small":
-        return SmallVGG(width)
+        return SmallVGG(width, global_pool=global_pool)
     raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
 
 

@@ -13,8 +13,9 @@ class ClassificationSettings:
 
     ``models`` / ``kinds`` / ``groups``: what is trained (``groups=None``: every group of each kind).
     ``test_folds``: folds predicted (``None``: all, full out-of-fold coverage). Network: ``backbone``
-    (``"small"`` or ``"vgg16"``), ``width`` (small net), ``weights_path`` (local VGG16 ``.pth``),
-    ``pool``, ``fc_layers`` x ``fc_width`` head, ``dropout``, ``init``. Training: ``crop_size`` px input,
+    (``"small"`` or ``"vgg16"``), ``width`` and ``global_pool`` (small net), ``weights_path`` (local VGG16
+    ``.pth``), ``pool`` (VGG16), ``fc_layers`` x ``fc_width`` head, ``dropout``, ``init``. Training:
+    ``crop_size`` px input,
     ``batch_crops`` crops per batch, Adam ``lr``, at most ``epochs``, early stopping after ``patience``
     epochs, ``train_size`` crops after balancing (``None``: the majority count). ``threshold``: decision
     on the probability. Augmentation (paper 001): rotation up to ``rotation_deg``, shift up to
@@ -34,6 +35,7 @@ class ClassificationSettings:
     width: int = 8
     weights_path: str | None = None
     pool: int = 7
+    global_pool: str = "avg"
     fc_layers: int = 2
     fc_width: int = 256
     dropout: float = 0.5

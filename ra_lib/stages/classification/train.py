@@ -153,8 +153,9 @@ def train_samples(samples: Samples, fold_ids: Sequence[int], test_fold: int, set
 
 def crop_model(settings: ClassificationSettings, k: int) -> JointClassifier:
     """A network taking ``k`` crops per sample, built from the settings."""
-    return JointClassifier(build_backbone(settings.backbone, settings.width, settings.weights_path, settings.pool),
-                           k, settings.fc_layers, settings.fc_width, settings.dropout, settings.init)
+    backbone = build_backbone(settings.backbone, settings.width, settings.weights_path, settings.pool,
+                              settings.global_pool)
+    return JointClassifier(backbone, k, settings.fc_layers, settings.fc_width, settings.dropout, settings.init)
 
 
 def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], test_fold: int,

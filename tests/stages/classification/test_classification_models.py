@@ -119,3 +119,12 @@ def test_input_table_lists_every_group_with_crops_per_model():
     row = table.loc[("erosion", "MCP")]
     assert (row["sites"], row["SISO"], row["MIMO local"], row["MIMO one-hand"], row["MIMO both-hands"]) == (5, 1, 2, 5,
                                                                                                             10)
+
+
+def test_avgmax_pooling_keeps_the_maximum_beside_the_average():
+    backbone = SmallVGG(width=4, global_pool="avgmax").eval()
+    features = backbone(torch.rand(2, 1, 32, 32))
+    assert backbone.out_features == 2 * 16 and features.shape == (2, 32)
+    assert (features[:, 16:] >= features[:, :16] - 1e-6).all()  # max >= mean of each feature map
+    with pytest.raises(ValueError, match="global_pool"):
+        SmallVGG(global_pool="median")
