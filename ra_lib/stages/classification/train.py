@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -96,9 +96,9 @@ def run_seed(seed: int, *parts) -> int:
 
 def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], test_fold: int,
                settings: ClassificationSettings, seed: int, device: torch.device,
-               progress: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict]:
+               progress: bool = True) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, dict, torch.nn.Module | None]:
     """Train one model with ``test_fold`` held out; return test sample positions, probabilities
-    ``(n_test, k)``, the epoch history and a run summary."""
+    ``(n_test, k)``, the epoch history, a run summary and the trained model (``None`` when skipped)."""
     train_folds, val_fold, _ = rotation(fold_ids, test_fold)
     test = np.flatnonzero(samples.fold == test_fold)
     train = np.flatnonzero(np.isin(samples.fold, train_folds))
@@ -107,7 +107,8 @@ def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], 
                "n_train": len(train), "n_train_positive": int(samples.positive[train].sum()),
                "n_val": len(val), "n_test": len(test)}
     if not len(test) or not len(train):
-        return test, np.empty((0, samples.rows.shape[1]), np.float32), pd.DataFrame(), {**summary, "status": "skipped"}
+        return (test, np.empty((0, samples.rows.shape[1]), np.float32), pd.DataFrame(),
+                {**summary, "status": "skipped"}, None)
     name = (samples.kind, samples.group, samples.model_type, test_fold)
     generator = seed_everything(run_seed(seed, *name))
     rng = np.random.default_rng(run_seed(seed, *name, "data"))
@@ -137,7 +138,8 @@ def train_fold(images: torch.Tensor, samples: Samples, fold_ids: Sequence[int], 
     best = int(history["val_loss"].idxmin()) + 1 if history["val_loss"].notna().any() else len(history)
     summary.update(status="trained", n_train_balanced=n_balanced, epochs_run=len(history), best_epoch=best,
                    seconds=seconds, crops_per_sample=k)
-    return test, probabilities, history.assign(**dict(zip(("kind", "group", "model", "fold"), name))), summary
+    return (test, probabilities, history.assign(**dict(zip(("kind", "group", "model", "fold"), name))), summary,
+            model.cpu())
 
 
 # --- the cross-validation ------------------------------------------------------------------------
@@ -148,7 +150,8 @@ class CVResult:
     ``joint_counts``: per kind (crops, flagged, ungraded, used, non_intact, contralateral_pairs);
     ``groups``: joints per group (:func:`~ra_lib.stages.classification.samples.group_summary`);
     ``sample_counts``: per kind, group and model (samples, masked_inputs, samples_missing_hand);
-    ``skipped``: kind, group, model (empty: all models) and the reason.
+    ``skipped``: kind, group, model (empty: all models) and the reason; ``siso_models``: the trained SISO
+    models by ``(kind, group, test fold)`` (what the stage's bundle keeps).
     """
 
     oof: pd.DataFrame
@@ -158,6 +161,7 @@ class CVResult:
     groups: pd.DataFrame
     sample_counts: pd.DataFrame
     skipped: pd.DataFrame
+    siso_models: dict = field(default_factory=dict, repr=False)
 
 
 def predicted_folds(folds: pd.DataFrame, settings: ClassificationSettings) -> list[int]:
@@ -204,12 +208,14 @@ def run_cv(images: np.ndarray, index: pd.DataFrame, folds: pd.DataFrame, setting
                 samples = build_samples(joints, kind, group, model_type)
                 sample_counts.append(samples.counts())
                 plans += [(samples, fold) for fold in predicted_folds(folds, settings)]
-    oof, runs, histories = [], [], []
+    oof, runs, histories, siso_models = [], [], [], {}
     bar = tqdm(plans, desc="trainings", unit="fold", disable=not progress, leave=False)
     for samples, fold in bar:
         bar.set_postfix_str(f"{samples.kind} {samples.group} {samples.model_type} fold {fold}")
-        test, probabilities, history, summary = train_fold(tensor, samples, fold_ids, fold, settings, seed, device,
-                                                           progress=False)
+        test, probabilities, history, summary, model = train_fold(tensor, samples, fold_ids, fold, settings, seed,
+                                                                  device, progress=False)
+        if model is not None and samples.model_type == "siso":
+            siso_models[(samples.kind, samples.group, int(fold))] = model
         runs.append(summary)
         histories.append(history)
         oof.append(_oof_rows(samples, test, probabilities, fold))
@@ -219,7 +225,8 @@ def run_cv(images: np.ndarray, index: pd.DataFrame, folds: pd.DataFrame, setting
                     groups=pd.concat(groups, ignore_index=True),
                     sample_counts=pd.DataFrame(sample_counts, columns=["kind", "group", "model", "samples",
                                                                        "masked_inputs", "samples_missing_hand"]),
-                    skipped=pd.DataFrame(skipped, columns=["kind", "group", "model", "reason"]))
+                    skipped=pd.DataFrame(skipped, columns=["kind", "group", "model", "reason"]),
+                    siso_models=siso_models)
 
 
 def _oof_rows(samples: Samples, test: np.ndarray, probabilities: np.ndarray, fold: int) -> pd.DataFrame:

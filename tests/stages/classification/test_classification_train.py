@@ -60,8 +60,8 @@ def test_train_fold_uses_the_paper_rotation():
     fold_ids = list(range(8))
     for test_fold in (0, 7):
         train_folds, val_fold, _ = rotation(fold_ids, test_fold)
-        _, _, _, summary = train_fold(torch.as_tensor(store.images), samples, fold_ids, test_fold, tiny_settings(),
-                                      seed=0, device=torch.device("cpu"), progress=False)
+        _, _, _, summary, _ = train_fold(torch.as_tensor(store.images), samples, fold_ids, test_fold,
+                                         tiny_settings(), seed=0, device=torch.device("cpu"), progress=False)
         assert summary["n_test"] == (samples.fold == test_fold).sum()
         assert summary["n_val"] == (samples.fold == val_fold).sum()
         assert summary["n_train"] == np.isin(samples.fold, train_folds).sum() == 6 * 2 * 2 * 4
@@ -72,8 +72,8 @@ def test_train_size_and_batches_count_crops():
     store, folds = fake_store(n_patients=8)
     joints, _ = joint_table(store.index, folds, "erosion")
     samples = build_samples(joints, "erosion", "MCP", "mimo_one_hand")  # 5 crops per sample
-    _, _, _, summary = train_fold(torch.as_tensor(store.images), samples, list(range(8)), 0,
-                                  tiny_settings(train_size=400), seed=0, device=torch.device("cpu"), progress=False)
+    _, _, _, summary, _ = train_fold(torch.as_tensor(store.images), samples, list(range(8)), 0,
+                                     tiny_settings(train_size=400), seed=0, device=torch.device("cpu"), progress=False)
     assert summary["n_train_balanced"] == 2 * (400 // 5 // 2)  # 400 crops = 80 samples, 40 per class
 
 
