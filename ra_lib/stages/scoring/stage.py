@@ -1,7 +1,8 @@
 """Scoring as one call: :func:`run` scores files with the bundles of a build and writes the outputs.
 
 Outputs in ``out_dir``: ``images.parquet`` / ``images.csv`` (one row per input file), ``hands.parquet`` /
-``hands.csv`` (one row per hand found), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
+``hands.csv`` (one row per hand found), ``joints.parquet`` / ``joints.csv`` (one row per site of each
+hand, found or not), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
 Results already on disk for the same file content, bundles and settings are reused (a re-run scores
 only what is new); every file is written atomically and the tables only once every image is done.
 """
@@ -22,7 +23,7 @@ from ra_lib.stages.scoring.execution import default_workers, run_tasks
 from ra_lib.stages.scoring.image_scoring import FLAGS, ScoringTask
 from ra_lib.stages.scoring.inputs import ScoringInput, content_key
 from ra_lib.stages.scoring.models import ModelSource, ScoringModels
-from ra_lib.stages.scoring.results import IMAGE_KEY_LENGTH, ResultStore, flag_counts, image_rows, result_key
+from ra_lib.stages.scoring.results import IMAGE_KEY_LENGTH, ResultStore, flag_counts, output_tables, result_key
 from ra_lib.stages.scoring.settings import ScoringSettings
 from ra_lib.stages.scoring.truth import TruthComparison
 
@@ -30,8 +31,10 @@ STAGE = contracts.SCORING
 #: Every name of :meth:`ScoringResult.headline` (``docs/ARTIFACTS.md``).
 HEADLINE_NAMES = ("images", "scored_images", "flagged_images", *(f"flagged/{flag}" for flag in FLAGS),
                   "hands_scored", "selection_agreement", "hand_score_mae")
+#: The tables written (Parquet and CSV each).
+TABLES = ("images", "hands", "joints")
 #: The output files besides the verdict PNGs.
-OUTPUT_FILES = ("images.parquet", "images.csv", "hands.parquet", "hands.csv", "report.html")
+OUTPUT_FILES = (*(f"{table}.{suffix}" for table in TABLES for suffix in ("parquet", "csv")), "report.html")
 
 
 @dataclass
@@ -42,6 +45,7 @@ class ScoringResult:
     out_dir: Path
     images: pd.DataFrame
     hands: pd.DataFrame
+    joints: pd.DataFrame
     models: dict[str, str]  # stage -> the bundle used, or why none
     reused: int  # images whose result was already on disk
     seconds: float
@@ -92,11 +96,11 @@ def run(inputs: Sequence[ScoringInput], artifacts_root: str | Path, out_dir: str
     if tasks:
         memory = run_tasks(list(tasks.values()), source, settings, lambda task, record, png: store.save(record, png),
                            workers=workers, scheduler=scheduler, progress=progress, models=models)
-    images, hands = image_rows(list(inputs), keys, store)
+    tables = dict(zip(TABLES, output_tables(list(inputs), keys, store)))
     lines = dict(models.described)
-    for name in OUTPUT_FILES[:4]:
-        write_table(images if name.startswith("images") else hands, out_dir / name)
+    for name in OUTPUT_FILES[:-1]:
+        write_table(tables[name.split(".")[0]], out_dir / name)
     with atomic_path(out_dir / "report.html") as tmp:
-        tmp.write_text(report.render(images, hands, lines))
-    return ScoringResult(settings, out_dir, images, hands, lines, reused=len(set(keys)) - len(tasks),
+        tmp.write_text(report.render(tables["images"], tables["hands"], tables["joints"], lines))
+    return ScoringResult(settings, out_dir, *tables.values(), lines, reused=len(set(keys)) - len(tasks),
                          seconds=time.perf_counter() - start, worker_peak_rss_mib=memory)
