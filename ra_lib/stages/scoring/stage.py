@@ -16,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 from tqdm import tqdm
 
+from ra_lib.cohort.sites import KINDS
 from ra_lib.core import contracts
 from ra_lib.core.artifacts import atomic_path, write_table
 from ra_lib.stages.scoring import report
@@ -30,7 +31,8 @@ from ra_lib.stages.scoring.truth import TruthComparison
 STAGE = contracts.SCORING
 #: Every name of :meth:`ScoringResult.headline` (``docs/ARTIFACTS.md``).
 HEADLINE_NAMES = ("images", "scored_images", "flagged_images", *(f"flagged/{flag}" for flag in FLAGS),
-                  "hands_scored", "selection_agreement", "hand_score_mae")
+                  "hands_scored", "joints_found", "joints_not_found", "selection_agreement", "hand_score_mae",
+                  *(f"joint_{name}/{kind}" for name in ("roc_auc", "grade_accuracy") for kind in KINDS))
 #: The tables written (Parquet and CSV each).
 TABLES = ("images", "hands", "joints")
 #: The output files besides the verdict PNGs.
@@ -59,15 +61,28 @@ class ScoringResult:
         """The flagged images with their flags and reasons."""
         return self.images.loc[self.images["status"] == "flagged", ["image_key", "selection", "flags", "reasons"]]
 
+    def joint_summary(self) -> pd.DataFrame:
+        """The report's joints per kind (:func:`.report.joint_summary`)."""
+        return report.joint_summary(self.joints)
+
     def headline(self, truth: TruthComparison | None = None) -> dict[str, float | None]:
         """Counts of the run; agreement with the truth only when ``truth`` is given."""
         counts = flag_counts(self.images)
-        values = {"images": len(self.images), "scored_images": int((self.images["status"] == "scored").sum()),
+        detection = self.joints["detection"].value_counts()
+        values = {**dict.fromkeys(HEADLINE_NAMES),
+                  "images": len(self.images), "scored_images": int((self.images["status"] == "scored").sum()),
                   "flagged_images": int((self.images["status"] == "flagged").sum()),
                   **{f"flagged/{flag}": counts[flag] for flag in FLAGS},
                   "hands_scored": int(self.hands["score"].notna().sum()),
+                  "joints_found": int(detection.get("found", 0)),
+                  "joints_not_found": int(detection.get("not_found", 0)),
                   "selection_agreement": truth.selection_agreement if truth else None,
                   "hand_score_mae": truth.hand_score_mae if truth else None}
+        if truth is not None:
+            agreement = truth.joint_agreement().set_index("kind")
+            for kind in agreement.index:
+                values[f"joint_roc_auc/{kind}"] = agreement.at[kind, "roc_auc"]
+                values[f"joint_grade_accuracy/{kind}"] = agreement.at[kind, "grade_accuracy"]
         return contracts.headline(HEADLINE_NAMES, values)
 
 

@@ -14,6 +14,7 @@ from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
 from ra_lib.stages.scoring.inputs import from_cohort
 from ra_lib.stages.scoring.joints import DETECTIONS, hand_mirroring
 from ra_lib.stages.scoring.models import ScoringModels
+from ra_lib.stages.scoring.truth import compare
 
 SMOKE = PROFILES["smoke"]
 
@@ -104,3 +105,15 @@ def test_hand_mirroring_follows_the_side_else_the_thumb():
     assert hand_mirroring("unknown", "right", palmar) == (False, False)
     assert hand_mirroring("unknown", "right", frozenset({"R"})) == (False, True)
     assert hand_mirroring("unknown", None, palmar) is None
+
+
+def test_found_joints_are_compared_with_the_cohorts_grades(scored, joint_build):
+    _, cohort = joint_build
+    truth = compare(scored.images, scored.hands, cohort, scored.joints)
+    assert len(truth.joints) and truth.joints["grade_true"].notna().all()
+    agreement = truth.joint_agreement().set_index("kind")
+    assert set(agreement.index) == {"erosion", "jsn"} and (agreement["joints"] > 0).all()
+    headline = scored.headline(truth)
+    assert headline["joints_found"] == (scored.joints["detection"] == "found").sum()
+    assert headline["joint_grade_accuracy/jsn"] == agreement.at["jsn", "grade_accuracy"]
+    assert scored.headline()["joint_roc_auc/erosion"] is None
