@@ -17,7 +17,7 @@ from ra_lib.cohort.hands import split_column
 from ra_lib.cohort.imageio import read_image
 from ra_lib.core import contracts, geometry
 from ra_lib.core.errors import ImageReadError
-from ra_lib.stages.scoring.joints import score_joints, unscored_joints
+from ra_lib.stages.scoring.joints import hand_joints
 from ra_lib.stages.scoring.models import ScoringModels
 from ra_lib.stages.scoring.overlay import draw_verdict
 from ra_lib.stages.scoring.settings import ScoringSettings
@@ -98,10 +98,7 @@ def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettin
         for stage, (attribute, name) in JOINT_MODELS.items():
             if getattr(models, attribute) is None:
                 flag("missing_model", f"no {name} model: {models.missing.get(stage, '')}")
-        for index, hand in enumerate(hands):
-            joints = (score_joints(image, hand, models) if models.detection is not None else
-                      unscored_joints("no joint-detection model"))
-            record["joints"] += [{"hand_index": index, **joint} for joint in joints]
+        record["joints"] = hand_joints(image, hands, models)
     record["hands"] = hands
     return record, draw_verdict(image, record, settings.overlay_side)
 

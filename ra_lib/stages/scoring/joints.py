@@ -43,9 +43,21 @@ def unscored_joints(reason: str) -> list[dict]:
     return [_row(site, "not_scored", reason) for site in sites.HAND_SITES]
 
 
+def hand_joints(image: np.ndarray, hands: list[dict], models) -> list[dict]:
+    """The site rows of every hand of the upright grey ``image`` (each with its ``hand_index``); ``models``:
+    :class:`~ra_lib.stages.scoring.models.ScoringModels`."""
+    rows = []
+    for index, hand in enumerate(hands):
+        joints = (score_joints(image, hand, models) if models.detection is not None else
+                  unscored_joints("no joint-detection model"))
+        rows += [{"hand_index": index, **joint} for joint in joints]
+    return rows
+
+
 def score_joints(image: np.ndarray, hand: dict, models) -> list[dict]:
-    """The site rows of one hand (``hand``: ``x0``, ``x1``, ``hand``, ``thumb_side``) of the upright grey
-    ``image``; ``models``: :class:`~ra_lib.stages.scoring.models.ScoringModels` with a detector."""
+    """The site rows of one hand (``hand``: ``x0``, ``x1``, ``hand``, ``thumb_side``; ``mirrored`` is added:
+    whether the detector saw it mirrored) of the upright grey ``image``; ``models``:
+    :class:`~ra_lib.stages.scoring.models.ScoringModels` with a detector."""
     detector = models.detection
     mirroring = hand_mirroring(hand["hand"], hand.get("thumb_side"), detector.mirrored_sides)
     if mirroring is None:
@@ -65,7 +77,7 @@ def score_joints(image: np.ndarray, hand: dict, models) -> list[dict]:
         if not (0 <= x < width and 0 <= y < height):
             reason = "centre outside the image"
         elif not likelihood >= detector.p_cutoff:
-            reason = f"likelihood {likelihood:.2f} below the detector's cut-off {detector.p_cutoff:g}"
+            reason = f"likelihood {likelihood:.3g} below the detector's cut-off {detector.p_cutoff:g}"
         rows.append(_row(site, "not_found" if reason else "found", reason, x, y, likelihood))
     found_rows = [row for row in rows if row["detection"] == "found"]
     if found_rows:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ra_lib.cohort.imageio import read_image
 from ra_lib.cohort.sites import HAND_SITES
 from ra_lib.core import contracts
 from ra_lib.stages.grading.data import PROBA_COLUMNS
@@ -14,6 +15,7 @@ from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
 from ra_lib.stages.scoring.inputs import from_cohort
 from ra_lib.stages.scoring.joints import DETECTIONS, hand_mirroring
 from ra_lib.stages.scoring.models import ScoringModels
+from ra_lib.stages.scoring.overlay import GRADE_COLOURS, UNGRADED_COLOUR, joint_marks
 from ra_lib.stages.scoring.truth import compare
 
 SMOKE = PROFILES["smoke"]
@@ -117,3 +119,26 @@ def test_found_joints_are_compared_with_the_cohorts_grades(scored, joint_build):
     assert headline["joints_found"] == (scored.joints["detection"] == "found").sum()
     assert headline["joint_grade_accuracy/jsn"] == agreement.at["jsn", "grade_accuracy"]
     assert scored.headline()["joint_roc_auc/erosion"] is None
+
+
+def test_images_are_turned_upright_before_selection(joint_build):
+    artifacts, cohort = joint_build
+    models = ScoringModels.load(artifacts)
+    models.selection.orient = lambda image: {"rot90_k_pred": 1, "orientation_pred": "thumb_right/90",
+                                             "thumb_side_pred": "right", "view_pred": "one_hand"}
+    seen, predict = [], models.selection.predict
+    models.selection.predict = lambda image: seen.append(image) or predict(image)
+    item = from_cohort(cohort)[0]
+    record, _ = score_task(ScoringTask(str(item.path), "k", "image", item.laterality), models, SMOKE)
+    np.testing.assert_array_equal(seen[0], np.rot90(read_image(item.path)[0], -1))
+    assert record["rotation_pred"] == 90 and record["hands"][-1]["x1"] == record["height"]
+
+
+def test_joint_marks_are_coloured_by_the_highest_predicted_grade():
+    base = {"hand_index": 0, "x": 10.0, "y": 20.0, "detection": "found"}
+    joints = [{**base, "landmark": "mcp2", "kind": "erosion", "grade_pred": 1},
+              {**base, "landmark": "mcp2", "kind": "jsn", "grade_pred": 3},
+              {**base, "landmark": "pip2", "grade_pred": None},
+              {**base, "landmark": "pip3", "detection": "not_found", "grade_pred": None},
+              {**base, "landmark": "radius", "x": None, "detection": "not_scored", "grade_pred": None}]
+    assert joint_marks(joints) == [(10.0, 20.0, GRADE_COLOURS[3]), (10.0, 20.0, UNGRADED_COLOUR), (10.0, 20.0, None)]
