@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -80,13 +81,11 @@ def output_tables(inputs: list[ScoringInput], keys: list[str],
             "hands": len(record["hands"]),
             "overlay": f"{OVERLAY_DIR}/{overlay.name}" if overlay.is_file() else None})
         owner = {"image_key": image_key, "image_id": item.image_id, "patient": item.patient}
-        found = pd.Series([j["hand_index"] for j in record["joints"]], dtype=int)
-        detection = pd.Series([j["detection"] for j in record["joints"]], dtype=object)
+        detections = Counter((joint["hand_index"], joint["detection"]) for joint in record["joints"])
         for index, hand in enumerate(record["hands"]):
-            mine = found == index
             hands.append({**owner, **{c: hand.get(c) for c in HAND_COLUMNS[3:]},
-                          "joints_found": int((mine & (detection == "found")).sum()),
-                          "joints_not_found": int((mine & (detection == "not_found")).sum())})
+                          "joints_found": detections[(index, "found")],
+                          "joints_not_found": detections[(index, "not_found")]})
         joints += [{**owner, "hand": record["hands"][joint["hand_index"]]["hand"],
                     **{c: joint.get(c) for c in JOINT_COLUMNS[4:]}} for joint in record["joints"]]
     image_table = pd.DataFrame(images, columns=IMAGE_COLUMNS)
