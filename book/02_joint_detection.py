@@ -71,6 +71,7 @@ from IPython.display import Markdown, display
 
 from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store, plots
+from ra_lib.core.bundles import BUNDLE_DIR
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import detection
 from ra_lib.stages.detection import figures
@@ -130,9 +131,12 @@ pd.set_option("display.precision", 3)
 # missed more JSN joints than the baseline), and its anchors are sized to the joint boxes; to fit a CPU
 # budget its box head is narrower and it proposes fewer regions than torchvision's COCO settings
 # (`ra_lib.stages.detection.frcnn.PROPOSALS`).
+#
+# DeepLabCut, the refiner, the landmarks and the sides mirrored to show the thumb on the right are kept as a model
+# bundle in the stage's `bundle/` folder, so that chapter 7 finds the joints of new radiographs as this stage does.
 
 # %%
-result = detection.run(cohort, settings, seed=seed, device=device, out_dir=out)
+result = detection.run(cohort, settings, seed=seed, device=device, out_dir=out, bundle_dir=out / BUNDLE_DIR)
 if not result.trained:
     display(Markdown(f"**Nothing trained on this cohort:** {result.skipped}. The detectors need labelled "
                      "joint centres (a `landmarks` table), so no crop store is written and the stages that read "

@@ -69,6 +69,7 @@ from IPython.display import Markdown, display
 from ra_lib.cohort import load_cohort
 from ra_lib.core import artifacts as store
 from ra_lib.core import plots
+from ra_lib.core.bundles import BUNDLE_DIR
 from ra_lib.core.contracts import DETECTION
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import classification
@@ -148,8 +149,13 @@ pd.Series(dataclasses.asdict(settings), name="value").astype(str).to_frame()
 # %%
 display(Markdown(settings.describe()))
 
+# %% [markdown]
+# The SISO models of every predicted fold are kept as a model bundle (`bundle/`, with how stage 2 cut the
+# crops); chapter 7 averages their probabilities on the joints of new radiographs.
+
 # %%
-result = classification.run(cohort, settings, seed=seed, device=device, crop_store=crops)
+result = classification.run(cohort, settings, seed=seed, device=device, crop_store=crops,
+                            bundle_dir=out / BUNDLE_DIR)
 store.write_table(result.oof, out / "oof_predictions.csv")
 store.write_table(result.cv.runs, out / "runs.csv")
 store.write_table(result.cv.history, out / "history.csv")

@@ -52,6 +52,7 @@ from IPython.display import Markdown, display
 from ra_lib.cohort.cohort import load_cohort
 from ra_lib.core import artifacts as store
 from ra_lib.core import plots
+from ra_lib.core.bundles import BUNDLE_DIR
 from ra_lib.core.profiles import resolve
 from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
@@ -79,10 +80,11 @@ pd.set_option("display.precision", 3)
 # next fold validates (early stopping and the choice of the best epoch), the rest train. Stage 5 can
 # therefore add up these grades per test hand and compare them with its direct regression. (Paper 002
 # held out 10 % and does not mention early stopping; paper 004 stopped its models early.) One call trains
-# every model of this page:
+# every model of this page (the plain graders, paper 002's, are kept as a model bundle in `bundle/` for
+# chapter 7's grades of new radiographs):
 
 # %%
-result = grading.run(cohort, settings, seed=seed, device=dev, crop_store=crops)
+result = grading.run(cohort, settings, seed=seed, device=dev, crop_store=crops, bundle_dir=out / BUNDLE_DIR)
 data = result.data
 display(Markdown(f"{data.counts['rows']} scored hand sites; {data.counts['flagged']} flagged crops and "
                  f"{data.counts['no_crop']} sites without a crop are excluded from training and metrics."))

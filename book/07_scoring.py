@@ -9,14 +9,16 @@
 # # Scoring new radiographs
 #
 # ```{admonition} What this chapter does
-# It trains nothing. Stages 1 and 5 of this build left their trained models as **bundles** (weights, settings,
+# It trains nothing. Stages 1 to 5 of this build left their trained models as **bundles** (weights, settings,
 # versions, the training cohort's fingerprint and their test metrics, in `bundle/` of their artifacts). This
 # chapter loads them and scores radiographs they have not seen, exactly as
-# `python -m ra_lib.score --models _build --out OUT INPUT...` does for your own files: each image is
-# selected (one hand, both hands, other: paper 000's two binary models), its hands are cut and, when stage
-# 5's bundle is there, each hand gets an overall SvdH score (paper 003's ResNet-Dwise50). Whatever cannot
-# be scored is listed with its reason. Here the images are the synthetic cohort's held-out test images,
-# so the verdicts can be set beside the truth.
+# `python -m ra_lib.score --models _build --out OUT INPUT...` does for your own files: each image is turned
+# upright (stage 1's orientation model), selected (one hand, both hands, other: paper 000's two binary
+# models) and cut into hands; each hand's joints are found (stage 2: DeepLabCut, then the refiner), given
+# P(damaged) (stage 3: paper 001's SISO models) and a grade distribution (stage 4: paper 002's grader), and
+# each hand gets an overall SvdH score (stage 5: paper 003's ResNet-Dwise50). Whatever cannot be scored is
+# listed with its reason. Here the images are the synthetic cohort's held-out test images, so the verdicts
+# can be set beside the truth.
 # ```
 
 # %% tags=["parameters"]
@@ -66,12 +68,15 @@ bundle_table
 # %% [markdown]
 # ## Scoring
 #
-# Every image is read as the cohort reader reads it (DICOM, PNG or JPEG), resized for the selection
-# models and fused into one of three classes. A both-hands image is split at its darkest middle column,
-# the patient's right hand on the viewer's left (the posteroanterior convention); left hands are mirrored,
-# as stage 5 trained on right hands. An image is **flagged** when it cannot be read, is not a hand, its
-# selection lies within `uncertain_margin` of the threshold, or a model is missing. Results are kept per
-# file content and bundle fingerprint, so a second run scores only new images.
+# Every image is read as the cohort reader reads it (DICOM, PNG or JPEG), turned back by the quarter turns
+# the orientation model predicts, resized for the selection models and fused into one of three classes. A
+# both-hands image is split at its darkest middle column, the patient's right hand on the viewer's left (the
+# posteroanterior convention); left hands are mirrored, as stage 5 trained on right hands. Each hand reaches
+# the joint detector as in stage 2: white collimation blacked out, mirrored to show its thumb on the right
+# (by its side, else by the predicted thumb side), and its joint crops are cut as stage 2's crop store cuts
+# them. An image is **flagged** when it cannot be read, is not a hand, its selection lies within
+# `uncertain_margin` of the threshold, or a model is missing. Results are kept per file content and bundle
+# fingerprint, so a second run scores only new images.
 
 # %%
 if export is None:
@@ -87,16 +92,29 @@ display(Markdown(f"Scored {where}: {len(result.images)} image(s) in {result.seco
 result.summary()
 
 # %% [markdown]
+# ## Joints
+#
+# Every site of every hand gets a row of `scored/joints.parquet`: its centre in the upright image with
+# DeepLabCut's likelihood as its confidence, P(damaged), the grade probabilities, the expected grade and
+# its 10-90 % interval. A joint whose likelihood lies below stage 2's cut-off, or whose centre falls outside
+# the image, is **not found** and keeps its reason; no joint is dropped. Per kind:
+
+# %%
+result.joint_summary()
+
+# %% [markdown]
 # ## Verdicts
 #
 # Each image's verdict as written to `scored/images/` beside the tables (flagged images first: red
-# banner). Only model outputs are drawn; the report `scored/report.html` names images by the first 16
+# banner), upright, with each joint a dot coloured by its predicted grade (green 0 to red 5; a grey ring:
+# not found). Only model outputs are drawn; the report `scored/report.html` names images by the first 16
 # hex digits of their file's SHA-256, never by file name or patient.
 
 # %%
 plots.show(figures.verdict_gallery(result.images, scored_dir, gallery_images),
-           "A grid of radiographs, each with a banner giving its selected class, the two selection "
-           "probabilities, its overall score and any flag, and a line where a both-hands image was split.",
+           "A grid of upright radiographs, each with a banner giving its selected class, the two selection "
+           "probabilities, its overall score and any flag, a line where a both-hands image was split, and a dot "
+           "on each detected joint coloured from green (grade 0) to red (grade 5).",
            out / "verdicts.png")
 
 # %% [markdown]
@@ -115,7 +133,7 @@ result.flagged()
 # class; columns: the selection.
 
 # %%
-truth = compare(result.images, result.hands, cohort) if export is None else None
+truth = compare(result.images, result.hands, cohort, result.joints) if export is None else None
 if truth is None:
     display(Markdown("Scored an export folder: there is no truth to compare with."))
 else:
@@ -141,6 +159,29 @@ elif truth is not None:
 # %% [markdown]
 # Figure (when hands were scored): each held-out hand's score against its true score; points on the
 # dashed line are exact.
+#
+# ### Joints beside their true grades
+#
+# Each found joint of a hand the cohort grades is set beside its true grade: how well P(damaged) ranks
+# damaged (grade $\geq 1$) above intact joints (ROC-AUC, 0.5 is chance), how often P(damaged) $\geq 0.5$ is
+# right, how often the most likely grade is the true one (exactly, or within one grade), the mean absolute
+# error of the expected grade and the share of true grades inside the 10-90 % interval. On stage 3's and 4's
+# own test folds the same models reached the numbers of their bundles above; here they work from detected
+# centres on images turned upright by a model, so every earlier step's errors add up.
+
+# %%
+if truth is not None and len(truth.joints):
+    display(truth.joint_agreement())
+    plots.show(figures.joint_damage_figure(truth.joints),
+               "Histograms of P(damaged) per kind for the found joints, intact joints in green and damaged "
+               "joints in red; the further apart the two, the better the joints are told apart.",
+               out / "joint_damage.png")
+elif truth is not None:
+    display(Markdown("No joint was found with a true grade (a joint bundle is missing, no image was selected "
+                     "as a hand, or every detection lay below stage 2's cut-off)."))
+
+# %% [markdown]
+# Figure (when joints were found): P(damaged) of the held-out joints, intact against damaged.
 #
 # ## Headline
 

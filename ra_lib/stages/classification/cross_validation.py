@@ -42,7 +42,13 @@ class CVResult:
     groups: pd.DataFrame
     sample_counts: pd.DataFrame
     skipped: pd.DataFrame
-    models: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def siso_models(self) -> dict:
+        """The trained SISO networks by (kind, group, test fold): what the stage's bundle keeps."""
+        return {(kind, group, fold): model for (kind, group, model_type, fold), model in self.models.items()
+                if model_type == "siso"}
 
 
 def predicted_folds(folds: pd.DataFrame, settings: ClassificationSettings) -> list[int]:
@@ -109,7 +115,7 @@ def run_cv(images: np.ndarray, index: pd.DataFrame, folds: pd.DataFrame, setting
         histories.append(run.history)
         oof.append(_oof_rows(samples, run.test, run.probabilities, fold))
         if run.model is not None:
-            models[(samples.kind, samples.group, samples.model_type, fold)] = run.model
+            models[(samples.kind, samples.group, samples.model_type, int(fold))] = run.model.cpu()
     return CVResult(oof=pd.concat(oof, ignore_index=True) if oof else pd.DataFrame(columns=OOF_COLUMNS),
                     runs=pd.DataFrame(runs), history=pd.concat(histories, ignore_index=True) if histories
                     else pd.DataFrame(), joint_counts=pd.DataFrame(joint_counts),

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
 
-from ra_lib.core import contracts
+from ra_lib.core import bundles, contracts
 from ra_lib.core.training import select_device
 from ra_lib.evaluation.readers import reader_rows
+from ra_lib.stages.classification import bundle
 from ra_lib.stages.classification.evaluate import HEADLINE_NAMES, evaluation_table, headline_values
 from ra_lib.stages.classification.models import MODEL_LABELS
 from ra_lib.stages.classification.samples import hand_pairs, pairing_summary
 from ra_lib.stages.classification.settings import ClassificationSettings
 from ra_lib.stages.classification.cross_validation import CVResult, predicted_folds, run_cv
+from ra_lib.stages.detection.crops import crop_geometry
 
 PAIRING_WORDS = {"image": "on one both-hands radiograph", "visit": "by the images' visit",
                  "study_date": "by study date", "patient": "as the patient's only left and right hand"}
@@ -86,16 +89,25 @@ class ClassificationResult:
 
 
 def run(cohort, settings: ClassificationSettings, *, seed: int, device: str | torch.device, crop_store,
-        progress: bool = True) -> ClassificationResult:
-    """Cross-validate the four models on ``cohort`` (its folds, images and readers) and stage 2's ``crop_store``."""
+        progress: bool = True, bundle_dir: str | Path | None = None) -> ClassificationResult:
+    """Cross-validate the four models on ``cohort`` (its folds, images and readers) and stage 2's ``crop_store``.
+
+    With ``bundle_dir`` the SISO fold models are written there as a model bundle (:mod:`.bundle`; an old
+    one is removed when no SISO model was trained).
+    """
     pairs = hand_pairs(crop_store.index, cohort.images)
     cv = run_cv(crop_store.images, crop_store.index, cohort.folds, settings, seed=seed,
                 device=select_device(device) if isinstance(device, str) else device, pairs=pairs, progress=progress)
     has_readers = len(cohort.readers) > 0
     readers = reader_rows(cohort.readers, cv.oof) if has_readers else cv.oof.iloc[:0]
     scored = pd.concat([cv.oof, readers], ignore_index=True) if len(readers) else cv.oof
-    return ClassificationResult(
+    result = ClassificationResult(
         settings=settings, cv=cv, pairs=pairs, readers=readers,
         evaluation=evaluation_table(scored, settings.threshold),
         by_group=evaluation_table(cv.oof, settings.threshold, by="group"),
         crop_index=crop_store.index, test_folds=predicted_folds(cohort.folds, settings), has_readers=has_readers)
+    if bundle_dir is not None and cv.siso_models:
+        bundle.write_bundle(result, cohort.images, crop_geometry(crop_store), bundle_dir)
+    elif bundle_dir is not None:
+        bundles.remove_bundle(bundle_dir)
+    return result

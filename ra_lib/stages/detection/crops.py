@@ -26,6 +26,10 @@ from ra_lib.stages.detection.boxes import box_size_px, hand_phalanx
 INDEX_COLUMNS = ("crop_idx", "hand_id", "image_id", "patient", "hand", "kind", "site", "group", "landmark",
                  "x", "y", "source", "likelihood", "flagged", "grade")
 CROPS_ARRAY, CROPS_INDEX = "crops.npy", "crops.csv"
+#: The crops' side as a multiple of paper 001's box side (the larger of its width and height).
+FIELD_OF_VIEW = 1.0
+#: How the crops are stored (and so what every later model reads: float16 values back as float32).
+CROP_DTYPE = np.float16
 
 
 @dataclass
@@ -40,8 +44,36 @@ class CropStore:
         return self.index[~self.index["flagged"] & self.index["grade"].notna()]
 
 
+def with_phalanx(centres: pd.DataFrame) -> pd.DataFrame:
+    """``centres`` (hand_id, landmark, x, y, optional likelihood: 1 when absent) with each hand's ``phalanx``
+    length (:func:`~ra_lib.stages.detection.boxes.hand_phalanx`), which sizes its crops."""
+    centres = centres.assign(likelihood=centres["likelihood"] if "likelihood" in centres else 1.0)
+    centres = centres[["hand_id", "landmark", "x", "y", "likelihood"]]
+    return centres.assign(phalanx=hand_phalanx(centres, centres["hand_id"]))
+
+
+def cut_crops(image: np.ndarray, centres: pd.DataFrame, mirrored, crop_size: int,
+              field_of_view: float = FIELD_OF_VIEW) -> tuple[np.ndarray, np.ndarray]:
+    """The crops of one image, as stored (:data:`CROP_DTYPE`), and whether each centre was usable.
+
+    ``centres``: landmark, x, y (full-image pixels) and phalanx (:func:`with_phalanx`); ``mirrored``: per
+    row, whether to mirror the crop to right-hand orientation (the crop store mirrors left hands). A
+    centre that is missing or outside the image gives a black crop.
+    """
+    height, width = image.shape
+    crops, valid = [], []
+    for row, mirror_crop in zip(centres.itertuples(index=False), mirrored):
+        ok = bool(np.isfinite(row.x) and np.isfinite(row.y) and 0 <= row.x < width and 0 <= row.y < height)
+        side = max(box_size_px(row.landmark, row.phalanx)) * field_of_view
+        crops.append(geometry.crop_square(image, row.x, row.y, side, crop_size, mirror_crop=bool(mirror_crop))
+                     if ok else np.zeros((crop_size, crop_size), np.float32))
+        valid.append(ok)
+    array = np.stack(crops).astype(CROP_DTYPE) if crops else np.zeros((0, crop_size, crop_size), CROP_DTYPE)
+    return array, np.array(valid, dtype=bool)
+
+
 def build_crop_store(cohort, centres: pd.DataFrame, out_dir: str | Path, crop_size: int = 64,
-                     field_of_view: float = 1.0, p_cutoff: float = 0.6, source: str = "detected") -> CropStore:
+                     field_of_view: float = FIELD_OF_VIEW, p_cutoff: float = 0.6, source: str = "detected") -> CropStore:
     """Crop every (hand, landmark) of ``centres`` and write ``crops.npy`` + ``crops.csv`` to ``out_dir``.
 
     ``centres``: hand_id, landmark, x, y in full-image pixels, optional likelihood. Crops span
@@ -49,9 +81,7 @@ def build_crop_store(cohort, centres: pd.DataFrame, out_dir: str | Path, crop_si
     is missing, outside the image, or below ``p_cutoff`` likelihood are kept but ``flagged``; a hand
     with no measurable phalanx uses the cohort median length.
     """
-    centres = centres.assign(likelihood=centres["likelihood"] if "likelihood" in centres else 1.0)
-    centres = centres[["hand_id", "landmark", "x", "y", "likelihood"]]
-    centres = centres.assign(phalanx=hand_phalanx(centres, centres["hand_id"]))
+    centres = with_phalanx(centres)
     hands = cohort.hands.set_index("hand_id")
     grades = cohort.scores.set_index(["hand_id", "kind", "site"])["grade"]
     crops, rows = [], []
@@ -59,15 +89,11 @@ def build_crop_store(cohort, centres: pd.DataFrame, out_dir: str | Path, crop_si
     for image_id, group in tqdm(by_image.groupby("image_id", sort=True), desc="cropping", unit="image",
                                 leave=False):
         image = cohort.load_image(image_id)
-        height, width = image.shape
-        for row in group.itertuples(index=False):
-            side = max(box_size_px(row.landmark, row.phalanx)) * field_of_view
-            inside = 0 <= row.x < width and 0 <= row.y < height
-            valid = inside and np.isfinite(row.x) and np.isfinite(row.y)
+        cut, valid = cut_crops(image, group, group["hand"].to_numpy() == "L", crop_size, field_of_view)
+        for row, crop, ok in zip(group.itertuples(index=False), cut, valid):
             crop_idx = len(crops)
-            crops.append(geometry.crop_square(image, row.x, row.y, side, crop_size, mirror_crop=row.hand == "L")
-                         if valid else np.zeros((crop_size, crop_size), np.float32))
-            flagged = (not valid) or not (row.likelihood >= p_cutoff)
+            crops.append(crop)
+            flagged = (not ok) or not (row.likelihood >= p_cutoff)
             for site in sites.HAND_SITES:
                 if site.landmark != row.landmark:
                     continue
@@ -75,11 +101,17 @@ def build_crop_store(cohort, centres: pd.DataFrame, out_dir: str | Path, crop_si
                              site.group, row.landmark, row.x, row.y, source, row.likelihood, flagged,
                              grades.get((row.hand_id, site.kind, site.site), np.nan)))
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
-    array = np.stack(crops).astype(np.float16) if crops else np.zeros((0, crop_size, crop_size), np.float16)
+    array = np.stack(crops) if crops else np.zeros((0, crop_size, crop_size), CROP_DTYPE)
     out_dir = Path(out_dir)
     artifacts.write_array(array, out_dir / CROPS_ARRAY)
     artifacts.write_table(index, out_dir / CROPS_INDEX)
     return CropStore(array.astype(np.float32), index)
+
+
+def crop_geometry(store: CropStore) -> dict:
+    """How the crops of ``store`` were cut (:func:`cut_crops`): side in pixels and field of view; what a
+    model bundle of a later stage keeps to cut crops of new radiographs the same way."""
+    return {"crop_size": int(store.images.shape[-1]), "field_of_view": FIELD_OF_VIEW}
 
 
 def load_crop_store(path: str | Path) -> CropStore:

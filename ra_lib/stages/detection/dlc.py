@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +162,37 @@ class DlcProject:
     @property
     def pytorch_config(self) -> Path:
         return self.train_folder / "pytorch_config.yaml"
+
+    def model(self) -> "DlcModel":
+        """The trained model's files (after :func:`train`)."""
+        return DlcModel(self.pytorch_config, snapshot_path(self), self.bodyparts, self.image_size, self.log)
+
+
+@dataclass
+class DlcModel:
+    """One trained DeepLabCut model as the files inference reads (a project's, or a bundle's copies):
+    its PyTorch config and snapshot, body parts and input side; the inference runner is built once per
+    device and batch size. DeepLabCut's output goes to ``log``."""
+
+    pytorch_config: Path
+    snapshot: Path
+    bodyparts: tuple[str, ...]
+    image_size: int
+    log: Path = Path(os.devnull)
+    _runners: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def runner(self, device: str = "cpu", batch_size: int = 8):
+        """DeepLabCut's pose inference runner for this model."""
+        key = (str(device), int(batch_size))
+        if key not in self._runners:
+            _import_deeplabcut()  # first import offline
+            from deeplabcut.pose_estimation_pytorch.apis.utils import get_pose_inference_runner
+
+            with session(self.log):
+                self._runners[key] = get_pose_inference_runner(
+                    model_config=self.pytorch_config, snapshot_path=self.snapshot, batch_size=batch_size,
+                    device=device, max_individuals=1)
+        return self._runners[key]
 
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
@@ -330,41 +361,38 @@ def snapshot_path(project: DlcProject) -> Path:
     return get_model_snapshots(-1, project.train_folder, Task.BOTTOM_UP)[0].path
 
 
-def predict(project: DlcProject, images: np.ndarray, device: str = "cpu", batch_size: int = 8,
+def predict(model: DlcProject | DlcModel, images: np.ndarray, device: str = "cpu", batch_size: int = 8,
             progress: bool = True) -> np.ndarray:
-    """(N, K, 3) predictions (x, y, likelihood) in model-input coordinates for (N, S, S) images.
+    """(N, K, 3) predictions (x, y, likelihood) in model-input coordinates for (N, S, S) images, by a
+    trained project's model or a :class:`DlcModel`.
 
     Points are clipped to the input (an untrained offset head can place them outside it).
     """
-    _import_deeplabcut()  # first import offline
-    from deeplabcut.pose_estimation_pytorch.apis.utils import get_pose_inference_runner
-
+    model = model.model() if isinstance(model, DlcProject) else model
     images = np.asarray(images)
-    if images.ndim != 3 or images.shape[1:] != (project.image_size, project.image_size):
-        raise ValueError(f"images must be (N, {project.image_size}, {project.image_size}), got {images.shape}")
-    out = np.full((len(images), len(project.bodyparts), 3), np.nan)
-    with session(project.log):
-        runner = get_pose_inference_runner(model_config=project.pytorch_config, snapshot_path=snapshot_path(project),
-                                           batch_size=batch_size, device=device, max_individuals=1)
+    if images.ndim != 3 or images.shape[1:] != (model.image_size, model.image_size):
+        raise ValueError(f"images must be (N, {model.image_size}, {model.image_size}), got {images.shape}")
+    out = np.full((len(images), len(model.bodyparts), 3), np.nan)
+    runner = model.runner(device, batch_size)
     chunk = 4 * batch_size
     with tqdm(total=len(images), desc="DeepLabCut inference", unit="hand", leave=False, disable=not progress) as bar:
         for start in range(0, len(images), chunk):
             batch = [to_uint8_rgb(image) for image in images[start:start + chunk]]
-            with session(project.log):
+            with session(model.log):
                 results = runner.inference(batch)
             for n, result in enumerate(results, start):
                 out[n] = result["bodyparts"][0, :, :3]
             bar.update(len(batch))
     # location refinement can push a point off the input; keep it on the hand
-    out[..., :2] = np.clip(out[..., :2], -0.5, project.image_size - 0.5)
+    out[..., :2] = np.clip(out[..., :2], -0.5, model.image_size - 0.5)
     return out
 
 
 @dataclass
 class DlcDetector:
-    """The trained DeepLabCut model(s) of stage 2."""
+    """The trained DeepLabCut model(s) of stage 2: projects, or their :class:`DlcModel` files."""
 
-    projects: dict[str, DlcProject]
+    projects: dict[str, DlcProject | DlcModel]
     image_size: int
 
     def detect(self, images: np.ndarray, frames: list, device: str = "cpu", progress: bool = True) -> pd.DataFrame:

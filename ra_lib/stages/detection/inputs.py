@@ -95,12 +95,19 @@ def load_model_input(cohort, hand_id: str, size: int,
         raise KeyError(f"hand {hand_id!r} is not in the cohort's hands table")
     row = row.iloc[0]
     crop = load_hand_image(cohort, hand_id)
-    height, width = crop.shape
-    if width != int(row["x1"]) - int(row["x0"]):
-        raise ValueError(f"hand {hand_id!r}: crop width {width} differs from x1 - x0 = {row['x1'] - row['x0']}")
-    mirrored = row["hand"] in mirrored_sides
-    frame = HandFrame(hand_id, int(row["x0"]), width, height, size, bool(mirrored))
-    return geometry.resize(geometry.mirror(crop) if mirrored else crop, size), frame
+    if crop.shape[1] != int(row["x1"]) - int(row["x0"]):
+        raise ValueError(f"hand {hand_id!r}: crop width {crop.shape[1]} differs from x1 - x0 = "
+                         f"{row['x1'] - row['x0']}")
+    return model_input(crop, hand_id, int(row["x0"]), size, row["hand"] in mirrored_sides)
+
+
+def model_input(hand: np.ndarray, hand_id: str, x0: int, size: int, mirrored: bool) -> tuple[np.ndarray, HandFrame]:
+    """A hand as read (:func:`load_hand_image`, its first column at ``x0`` of the radiograph) resized to the
+    model's square input (float32 in [0, 1], :func:`ra_lib.core.geometry.resize`), mirrored first when
+    ``mirrored``; and its :class:`HandFrame`."""
+    height, width = hand.shape
+    frame = HandFrame(hand_id, int(x0), width, height, size, bool(mirrored))
+    return geometry.resize(geometry.mirror(hand) if mirrored else hand, size), frame
 
 
 def load_model_inputs(cohort, hand_ids, size: int, mirrored_sides: frozenset[str] = DEFAULT_MIRRORED_SIDES,

@@ -3,14 +3,14 @@ mean-position baseline, save the detections and build the crop store that stages
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ra_lib.cohort import sites
-from ra_lib.core import artifacts, contracts, training
-from ra_lib.stages.detection import boxes, crops, dlc, evaluate, frcnn, inputs, pretrain, refine, splits
+from ra_lib.core import artifacts, bundles, contracts, training
+from ra_lib.stages.detection import boxes, bundle, crops, dlc, evaluate, frcnn, inputs, pretrain, refine, splits
 from ra_lib.stages.detection.settings import DetectionSettings
 
 #: Detectors of the stage: DeepLabCut, DeepLabCut's centres refined at full resolution (:mod:`.refine`), Faster R-CNN.
@@ -43,7 +43,8 @@ class DetectionResult:
     detector (and the baseline) per scored site (:func:`evaluate.evaluate_detections`); ``rates``,
     ``errors``, ``ap``: Table 3, Fig. 4 and the box AP at IoU 0.5; ``flags``: flagged detections per
     detector; ``crop_centres``: whose centres the crop store was cut around. ``skipped`` says why
-    nothing was trained (too few labelled hands), else ``None``.
+    nothing was trained (too few labelled hands), else ``None``. ``dlc_detector``, ``refiner`` and
+    ``mirrored_sides`` are what the stage's bundle keeps (:mod:`.bundle`).
     """
 
     settings: DetectionSettings
@@ -62,6 +63,9 @@ class DetectionResult:
     crop_centres: str
     seconds: float
     skipped: str | None = None
+    dlc_detector: dlc.DlcDetector | None = field(default=None, repr=False)
+    refiner: refine.JointRefiner | None = field(default=None, repr=False)
+    mirrored_sides: frozenset[str] = frozenset()
 
     @property
     def trained(self) -> bool:
@@ -180,7 +184,8 @@ def _skipped(cohort, settings: DetectionSettings, reason: str, seconds: float) -
 
 
 def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "auto",
-        out_dir: str | Path, progress: bool = True, cache_dir: str | Path | None = None) -> DetectionResult:
+        out_dir: str | Path, progress: bool = True, cache_dir: str | Path | None = None,
+        bundle_dir: str | Path | None = None) -> DetectionResult:
     """Train both detectors on ``settings.n_train`` labelled hands, score them on the other labelled hands,
     write ``detections.csv``, DeepLabCut's project and the crop store to ``out_dir``.
 
@@ -190,13 +195,17 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
     the joint refiner (:mod:`.refine`) trains on the same hands and refines DeepLabCut's centres (``dlc_refined``).
 
     A cohort with fewer than ``n_train + 1`` labelled hands trains nothing: the result says why
-    (``skipped``) and every headline value is ``None``.
+    (``skipped``) and every headline value is ``None``. With ``bundle_dir`` DeepLabCut, the refiner and how
+    hands reach them are written there as a model bundle (:func:`.bundle.write_bundle`; an old one is
+    removed when nothing is trained).
     """
     started = time.perf_counter()
     device = str(training.select_device(device))
     out_dir = Path(out_dir)
     problem = splits.too_few_labelled(cohort, settings.n_train)
     if problem:
+        if bundle_dir is not None:
+            bundles.remove_bundle(bundle_dir)
         return _skipped(cohort, settings, problem, time.perf_counter() - started)
     split = splits.split_hands(cohort, settings.n_train, settings.n_test, seed)
     present = set(cohort.landmarks["landmark"])
@@ -218,7 +227,7 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
     dlc_model, dlc_summary = dlc.fit(dlc_inputs, points, train_pos, test_pos, out_dir / "dlc_project", settings,
                                      seed=seed, device=device, weights=weights)
     dlc_detections = dlc_model.detect(dlc_inputs, dlc_frames, device=device, progress=progress)
-    refined = dlc_detections.iloc[0:0]
+    refined, refiner = dlc_detections.iloc[0:0], None
     if settings.refine_epochs:
         refiner, _ = refine.fit(cohort, cohort.landmarks, split["train"], settings, seed=seed, device=device,
                                 progress=progress)
@@ -253,8 +262,12 @@ def run(cohort, settings: DetectionSettings, *, seed: int = 0, device: str = "au
         cutoff, source = cutoffs[settings.crop_centres], "detected"
     store = crops.build_crop_store(cohort, centres, out_dir, crop_size=settings.crop_size, p_cutoff=cutoff,
                                    source=source)
-    return DetectionResult(settings, split, splits.split_summary(cohort, split), labelled, dlc_summary,
-                           frcnn_history, detections, evaluated, evaluate.detection_rates(evaluated),
-                           evaluate.distance_errors(evaluated), ap, flag_table(detections, cutoffs), store,
-                           settings.crop_centres, time.perf_counter() - started)
+    result = DetectionResult(settings, split, splits.split_summary(cohort, split), labelled, dlc_summary,
+                             frcnn_history, detections, evaluated, evaluate.detection_rates(evaluated),
+                             evaluate.distance_errors(evaluated), ap, flag_table(detections, cutoffs), store,
+                             settings.crop_centres, time.perf_counter() - started, dlc_detector=dlc_model,
+                             refiner=refiner, mirrored_sides=mirrored_sides)
+    if bundle_dir is not None:
+        bundle.write_bundle(result, cohort.images, bundle_dir)
+    return result
 

@@ -148,24 +148,34 @@ class JointRefiner:
     def refine(self, cohort, detections: pd.DataFrame, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
         """``detections`` (hand_id, landmark, x, y, ...) with x, y refined; other columns and landmarks the
         refiner does not know are kept as they are."""
-        self.model.eval().to(device)
         out = detections.copy()
         known = out["landmark"].isin(self.landmarks) & out[["x", "y"]].notna().all(axis=1)
         phalanx = dict(zip(out["hand_id"], boxes.hand_phalanx(out, out["hand_id"])))
-        column = {lm: k for k, lm in enumerate(self.landmarks)}
         groups = out[known].groupby("hand_id", sort=False).groups
         for hand_id, rows in tqdm(groups.items(), desc="refining joints", unit="hand", leave=False,
                                   disable=not progress):
             image, x0 = _hand(cohort, hand_id)
-            xy = out.loc[rows, ["x", "y"]].to_numpy(dtype=float) - [x0, 0.0]
-            idx = torch.as_tensor(out.loc[rows, "landmark"].map(column).to_numpy(), device=device)
-            side = self.field * phalanx[hand_id]
-            for _ in range(self.steps):
-                patches = np.stack([geometry.crop_square(image, x, y, side, self.patch_size) for x, y in xy])
-                moved = soft_argmax(_landmark_logits(self.model, torch.as_tensor(patches[:, None], device=device), idx))
-                xy = xy + moved.cpu().numpy() * side / 2
-            out.loc[rows, "x"], out.loc[rows, "y"] = xy[:, 0] + x0, xy[:, 1]
+            xy = self.refine_hand(image, x0, out.loc[rows, "landmark"], out.loc[rows, ["x", "y"]].to_numpy(dtype=float),
+                                  phalanx[hand_id], device)
+            out.loc[rows, "x"], out.loc[rows, "y"] = xy[:, 0], xy[:, 1]
         return out
+
+    @torch.no_grad()
+    def refine_hand(self, image: np.ndarray, x0: float, landmarks, xy: np.ndarray, phalanx: float,
+                    device: str = "cpu") -> np.ndarray:
+        """Refined full-image ``(n, 2)`` centres of one hand: ``image`` is the hand as the detectors read it
+        (:func:`inputs.load_hand_image`, its first column at ``x0`` of the radiograph), ``landmarks`` (known to
+        the refiner) and ``xy`` the coarse centres in full-image pixels, ``phalanx`` its phalanx length."""
+        self.model.eval().to(device)
+        column = {lm: k for k, lm in enumerate(self.landmarks)}
+        idx = torch.as_tensor([column[lm] for lm in landmarks], device=device)
+        xy = np.asarray(xy, dtype=float) - [x0, 0.0]
+        side = self.field * phalanx
+        for _ in range(self.steps):
+            patches = np.stack([geometry.crop_square(image, x, y, side, self.patch_size) for x, y in xy])
+            moved = soft_argmax(_landmark_logits(self.model, torch.as_tensor(patches[:, None], device=device), idx))
+            xy = xy + moved.cpu().numpy() * side / 2
+        return xy + [x0, 0.0]
 
 
 def context_crops(cohort, landmarks: pd.DataFrame, hand_ids, names, patch_size: int,

@@ -9,7 +9,7 @@ every metric.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -66,21 +66,24 @@ def prediction_table(rows: pd.DataFrame, proba: np.ndarray, method: str, imputed
 
 @dataclass
 class RemedyRuns:
-    """Grade predictions of every remedy and the majority baseline for every row, histories and timings."""
+    """Grade predictions of every remedy and the majority baseline for every row, histories, timings and
+    the trained networks of the kept method by kind (``models``)."""
 
     predictions: pd.DataFrame
     histories: pd.DataFrame
     timings: pd.DataFrame
+    models: dict = field(default_factory=dict, repr=False)
 
 
 def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progress: bool = True,
-                kinds=tuple(N_CLASSES)) -> RemedyRuns:
+                kinds=tuple(N_CLASSES), keep: str | None = None) -> RemedyRuns:
     """Train every ``settings.methods`` for each of ``kinds``; predict every row of those kinds (all splits).
 
     Rows without a usable crop get the kind's training grade frequencies (``imputed``). A
-    ``majority_baseline`` method predicts the most frequent training grade everywhere.
+    ``majority_baseline`` method predicts the most frequent training grade everywhere. The networks of
+    method ``keep`` are kept in the result.
     """
-    tables, histories, timings = [], [], []
+    tables, histories, timings, models = [], [], [], {}
     for kind in kinds:
         n_classes = N_CLASSES[kind]
         rows = data.select(kind, usable=False, graded=False)
@@ -96,9 +99,11 @@ def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progre
                 proba[usable] = predict_outputs(trained.model, data.images[rows["image_row"].to_numpy()[usable]],
                                                 device, partial(torch.softmax, dim=1), settings.threads)
             tables.append(prediction_table(rows, proba, method, ~usable))
+            if method == keep:
+                models[kind] = trained.model.cpu()
             histories.append(trained.history.assign(kind=kind, method=method))
             timings.append(trained.timing(kind=kind, method=method))
     empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
     return RemedyRuns(pd.concat(tables, ignore_index=True)[PREDICTION_COLUMNS] if tables else empty,
                       pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
-                      pd.DataFrame(timings))
+                      pd.DataFrame(timings), models)

@@ -91,6 +91,12 @@ def probabilities(survival: np.ndarray) -> np.ndarray:
     return survival - np.concatenate([survival[:, 1:], np.zeros((len(survival), 1))], axis=1)
 
 
+def survival_from_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """``S(k) = P(y >= k)`` of ``(N, T)`` probabilities of the integers ``0..T-1`` (the inverse of
+    :func:`probabilities`)."""
+    return np.cumsum(np.asarray(probabilities, dtype=float)[:, ::-1], axis=1)[:, ::-1]
+
+
 def quantiles(survival: np.ndarray, probs=(0.1, 0.5, 0.9)) -> np.ndarray:
     """Predictive quantiles, shape ``(N, len(probs))``: smallest integer ``k`` with ``F(k) >= p``.
 

@@ -9,12 +9,15 @@ percentages, and (``settings.grade_cdf``) a CDF head on each kind's grades.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from ra_lib.cohort.sites import EROSION, KINDS
-from ra_lib.core import contracts
+from ra_lib.core import bundles, contracts
+from ra_lib.stages.detection.crops import crop_geometry
 from ra_lib.stages.grading import evaluate
+from ra_lib.stages.grading.bundle import bundle_method, write_bundle
 from ra_lib.stages.grading.classify import RemedyRuns, run_grading
 from ra_lib.stages.grading.data import GradingData, prepare_data
 from ra_lib.stages.grading.regression import PERCENT, CdfResult, grade_target, run_cdf
@@ -106,19 +109,26 @@ class GradingResult:
 
 
 def run(cohort, settings: GradingSettings, *, seed: int = 0, device="cpu", crop_store,
-        progress: bool = True) -> GradingResult:
+        progress: bool = True, bundle_dir: str | Path | None = None) -> GradingResult:
     """Train and evaluate every stage-4 model on ``cohort`` (``.scores``, ``.folds``) and the stage-2
     ``crop_store`` (:func:`ra_lib.stages.detection.crops.load_crop_store`).
 
     A kind without usable training crops is skipped (its headline values are ``None``), as is the
-    eroded-surface regression on a cohort without percentages.
+    eroded-surface regression on a cohort without percentages. With ``bundle_dir`` the graders of
+    :func:`.bundle.bundle_method` are written there as a model bundle (an old one is removed when none
+    was trained).
     """
     data = prepare_data(crop_store, cohort.scores, cohort.folds, settings.crop_size, settings.test_fold)
     kinds = [kind for kind in KINDS if len(data.select(kind, "train"))]
-    remedies = run_grading(data, settings, seed, device, progress, kinds=kinds)
+    remedies = run_grading(data, settings, seed, device, progress, kinds=kinds, keep=bundle_method(settings))
     regression = run_cdf(data, PERCENT, settings.regression_methods, settings, seed, device, progress) \
         if data.has_percentages() and settings.regression_methods else None
     grade_cdf = {kind: run_cdf(data, grade_target(kind), (CDF_GRADES,), settings, seed, device, progress)
                  for kind in kinds} if settings.grade_cdf else {}
-    return GradingResult(settings, data, remedies, regression, grade_cdf)
+    result = GradingResult(settings, data, remedies, regression, grade_cdf)
+    if bundle_dir is not None and remedies.models:
+        write_bundle(result, cohort.images, crop_geometry(crop_store), bundle_dir)
+    elif bundle_dir is not None:
+        bundles.remove_bundle(bundle_dir)
+    return result
 

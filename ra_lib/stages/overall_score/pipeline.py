@@ -22,6 +22,7 @@ from ra_lib.core import bundles, contracts
 from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
 from ra_lib.evaluation.bootstrap import BootstrapDiffResult
+from ra_lib.stages.grading.settings import MAIN_METHOD
 from ra_lib.stages.overall_score import evaluate
 from ra_lib.stages.overall_score.data import ScoreData, cache_size, preload_images
 from ra_lib.stages.overall_score.models import VARIANT_LABELS
@@ -34,7 +35,7 @@ from ra_lib.stages.overall_score.train import (MEAN_BASELINE, PREDICTION_COLUMNS
 STAGE = contracts.OVERALL_SCORE
 #: Stage 4's grading method whose summed grades are the headline's ``joint_sum``: paper 002's grader as it
 #: is (``plain`` in stage 4's ``grade_predictions.csv``, docs/ARTIFACTS.md); the page shows every method.
-JOINT_SUM_METHOD = "plain"
+JOINT_SUM_METHOD = MAIN_METHOD
 #: Headline name of each row of the test table (``variant`` column, as in ``predictions.csv``).
 HEADLINE_VARIANTS = {**{v: v for v in ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", MEAN_BASELINE)},
                      evaluate.joint_sum_variant(JOINT_SUM_METHOD): "joint_sum"}

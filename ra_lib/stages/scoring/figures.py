@@ -1,4 +1,5 @@
-"""The scoring chapter's tables and figures: the bundles used, the held-out images, a verdict gallery."""
+"""The scoring chapter's tables and figures: the bundles used, the held-out images, a verdict gallery, the
+hand scores and the joints beside the truth."""
 from __future__ import annotations
 
 import io
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from PIL import Image
 
@@ -14,7 +16,10 @@ from ra_lib.core import bundles, contracts, plots
 from ra_lib.stages.scoring.models import bundle_folder
 
 #: The headline number shown beside each bundle.
-BUNDLE_METRICS = {contracts.SELECTION: "accuracy/two_binary_fused", contracts.OVERALL_SCORE: "mae/IRB"}
+BUNDLE_METRICS = {contracts.SELECTION: "accuracy/two_binary_fused",
+                  contracts.DETECTION: "detection_rate/dlc_refined/erosion",
+                  contracts.CLASSIFICATION: "roc_auc/siso/erosion", contracts.GRADING: "accuracy/plain/erosion",
+                  contracts.OVERALL_SCORE: "mae/IRB"}
 
 
 def bundle_table(artifacts_root: str | Path, cohort_images: pd.DataFrame) -> pd.DataFrame:
@@ -72,4 +77,23 @@ def score_scatter(hands: pd.DataFrame):
     ax.set_ylabel("scored hand score")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
+    return fig
+
+
+def joint_damage_figure(joints: pd.DataFrame):
+    """Per kind, P(damaged) of the found joints with a true grade, split by whether they are damaged."""
+    kinds = list(dict.fromkeys(joints["kind"])) or ["erosion"]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for ax, kind in zip(axes[0], kinds):
+        part = joints[(joints["kind"] == kind) & joints["p_damaged"].notna()]
+        for damaged, colour, label in ((False, "#2a9d8f", "intact (grade 0)"),
+                                       (True, "#e76f51", "damaged (grade >= 1)")):
+            values = part.loc[(part["grade_true"] >= 1) == damaged, "p_damaged"]
+            ax.hist(values, bins=bins, color=colour, alpha=0.6, label=f"{label}: {len(values)}")
+        ax.set_title(kind)
+        ax.set_xlabel("P(damaged)")
+        ax.set_ylabel("joints")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
     return fig

@@ -1,8 +1,10 @@
-"""One radiograph scored: read it, select it, cut its hands, score them and draw the verdict.
+"""One radiograph scored: read it, turn it upright, select it, cut its hands, score them and their joints,
+and draw the verdict.
 
 The result is a plain JSON-able record (no patient data: the caller adds the pseudonym) and the
 verdict PNG's bytes. Every failure is a flag with a reason, never an exception: an unreadable file,
-an image that is not a hand, an uncertain selection or a missing model.
+an image that is not a hand, an uncertain selection or a missing model. Hands, joints and the verdict
+are in the pixels of the upright image (the stored one turned back by the predicted quarter turns).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ra_lib.cohort.hands import split_column
 from ra_lib.cohort.imageio import read_image
 from ra_lib.core import contracts, geometry
 from ra_lib.core.errors import ImageReadError
+from ra_lib.stages.scoring.joints import hand_joints
 from ra_lib.stages.scoring.models import ScoringModels
 from ra_lib.stages.scoring.overlay import draw_verdict
 from ra_lib.stages.scoring.settings import ScoringSettings
@@ -49,14 +52,22 @@ def hand_spans(image: np.ndarray, selection: str, laterality: str) -> list[dict]
     return []
 
 
+#: The stages whose models score joints, and what each is called in a missing-model reason.
+JOINT_MODELS = {contracts.DETECTION: ("detection", "joint-detection"),
+                contracts.CLASSIFICATION: ("damage", "joint-classification"),
+                contracts.GRADING: ("grades", "joint-grading")}
+
+
 def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettings) -> tuple[dict, bytes | None]:
     """The record of one file and its verdict PNG (``None`` when the file cannot be read)."""
     record = {"key": task.key, "image_key": task.image_key, "format": None, "width": None, "height": None,
+              "orientation_pred": None, "rotation_pred": None, "thumb_side_pred": None,
               "selection": None, "p_one_hand": None, "p_both_hands": None, "score_unit": None,
-              "overall_score": None, "hands": [], "flags": [], "reasons": []}
+              "overall_score": None, "hands": [], "joints": [], "flags": [], "reasons": []}
 
     def flag(category: str, reason: str) -> None:
-        record["flags"].append(category)
+        if category not in record["flags"]:
+            record["flags"].append(category)
         record["reasons"].append(reason)
 
     try:
@@ -68,6 +79,7 @@ def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettin
     if models.selection is None:
         flag("missing_model", f"no selection model: {models.missing.get(contracts.SELECTION, '')}")
         return record, draw_verdict(image, record, settings.overlay_side)
+    image = _upright(image, record, models)
     record.update(models.selection.predict(image))
     if record["selection"] == "other":
         flag("not_a_hand", "selected as 'other': not a hand radiograph")
@@ -76,12 +88,32 @@ def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettin
                                     f"{record['p_both_hands']:.2f} within {settings.uncertain_margin:g} of the "
                                     f"threshold {models.selection.threshold:g}")
     hands = hand_spans(image, record["selection"], task.laterality)
+    if record["selection"] == "one_hand" and hands:
+        hands[0]["thumb_side"] = record["thumb_side_pred"]
     if hands and models.score is None:
         flag("missing_model", f"no overall-score model: {models.missing.get(contracts.OVERALL_SCORE, '')}")
     elif hands:
         _score_hands(image, hands, record, models)
+    if hands:
+        for stage, (attribute, name) in JOINT_MODELS.items():
+            if getattr(models, attribute) is None:
+                flag("missing_model", f"no {name} model: {models.missing.get(stage, '')}")
+        record["joints"] = hand_joints(image, hands, models)
     record["hands"] = hands
     return record, draw_verdict(image, record, settings.overlay_side)
+
+
+def _upright(image: np.ndarray, record: dict, models: ScoringModels) -> np.ndarray:
+    """``image`` turned upright by the predicted orientation (recorded in ``record``: the class, the stored
+    image's counter-clockwise rotation in degrees and the likelier thumb side of a single hand); as it is
+    without the orientation model."""
+    orientation = models.selection.orient(image)
+    if orientation is None:
+        return image
+    turns = int(orientation["rot90_k_pred"])
+    record.update(orientation_pred=orientation["orientation_pred"], rotation_pred=90 * turns,
+                  thumb_side_pred=orientation["thumb_side_pred"])
+    return geometry.undo_orientation(image, turns, False)
 
 
 def _score_hands(image: np.ndarray, hands: list[dict], record: dict, models: ScoringModels) -> None:

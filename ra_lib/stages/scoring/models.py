@@ -1,8 +1,10 @@
 """The trained models scoring uses, loaded from the bundles of a build's artifacts.
 
-Stage 1's bundle gives the selection (Model 1 and Model 2, fused as in paper 000); stage 5's bundle,
-when present, the overall score per hand (or per both-hands radiograph). A bundle that is missing or
-does not load is not an error here: its reason is kept and every image it would have scored says so.
+Stage 1's bundle gives the selection (Model 1 and Model 2, fused as in paper 000) and, when trained, the
+orientation (SHS_NET's 12 classes); stage 2's the joint detector, stage 3's P(damaged) per joint, stage
+4's grade distribution per joint and stage 5's the overall score per hand (or per both-hands radiograph).
+A bundle that is missing or does not load is not an error here: its reason is kept and every image it
+would have scored says so.
 """
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ import numpy as np
 import torch
 
 from ra_lib.core import bundles, contracts, geometry
+from ra_lib.stages.classification.bundle import DamageModel
+from ra_lib.stages.detection.bundle import JointDetector, load_detector
+from ra_lib.stages.grading.bundle import GradeModel
 from ra_lib.stages.overall_score.data import ScoreDataset, cached_image
 from ra_lib.stages.overall_score.models import build_model
 from ra_lib.stages.selection.evaluate import fuse
 from ra_lib.stages.selection.model import SelectionCNN
+from ra_lib.stages.selection.orientation import decode
+from ra_lib.stages.selection.orientation_model import OrientationCNN, predict_orientation
+from ra_lib.stages.selection.stage import ORIENTATION_MODEL
 from ra_lib.stages.selection.train import predict_proba
 
 #: The two binary selection models of paper 000, in the order their probabilities are reported.
@@ -47,7 +55,8 @@ class ModelSource:
 
 
 class SelectionModel:
-    """Paper 000's Model 1 and Model 2 from stage 1's bundle, fused into one of three classes."""
+    """Paper 000's Model 1 and Model 2 from stage 1's bundle, fused into one of three classes, and the
+    orientation model when the bundle has one (``orientation`` is ``None`` otherwise)."""
 
     def __init__(self, bundle: bundles.Bundle):
         settings = bundle.settings
@@ -58,6 +67,20 @@ class SelectionModel:
                                    dropout_conv=settings["dropout_conv"], dropout_fc=settings["dropout_fc"])
             network.load_state_dict(bundle.state_dict(task))
             self.networks[task] = network.eval()
+        self.orientation, self.orientation_size = None, int(settings["orientation_input_size"])
+        if ORIENTATION_MODEL in bundle.models:
+            self.orientation = OrientationCNN(int(settings["orientation_width"]))
+            self.orientation.load_state_dict(bundle.state_dict(ORIENTATION_MODEL))
+            self.orientation.eval()
+
+    def orient(self, image: np.ndarray) -> dict | None:
+        """The predicted orientation of one grey image (:func:`ra_lib.stages.selection.orientation.decode`'s
+        columns), as stage 1 predicts it on the image padded to a square; ``None`` without the model."""
+        if self.orientation is None:
+            return None
+        square = geometry.pad_to_square(torch.from_numpy(np.asarray(image, dtype=np.float32))).numpy()
+        batch = torch.from_numpy(geometry.resize(square, self.orientation_size))[None, None]
+        return decode(predict_orientation(self.orientation, batch)).iloc[0].to_dict()
 
     def predict(self, image: np.ndarray) -> dict:
         """``selection``, ``p_one_hand`` and ``p_both_hands`` of one grey image in [0, 1]."""
@@ -99,12 +122,21 @@ def describe(bundle: bundles.Bundle) -> str:
             f"(ra_lib {bundle.versions.get('ra_lib')}, torch {bundle.versions.get('torch')})")
 
 
+#: The bundle of each stage and how its model is built from it.
+BUILDERS = {contracts.SELECTION: SelectionModel, contracts.DETECTION: load_detector,
+            contracts.CLASSIFICATION: DamageModel, contracts.GRADING: GradeModel,
+            contracts.OVERALL_SCORE: ScoreModel}
+
+
 @dataclass
 class ScoringModels:
     """The loaded models (``None`` where a bundle is missing), a line per stage on its bundle or why there is
     none, and the fingerprint of them all."""
 
     selection: SelectionModel | None
+    detection: JointDetector | None
+    damage: DamageModel | None
+    grades: GradeModel | None
     score: ScoreModel | None
     missing: dict  # stage -> reason
     described: dict  # stage -> the bundle used, or "none: <reason>"
@@ -112,9 +144,9 @@ class ScoringModels:
 
     @classmethod
     def load(cls, artifacts_root: str | Path) -> "ScoringModels":
-        """The bundles of stages 1 and 5 under ``artifacts_root``; reasons name files relative to it."""
+        """The bundles of stages 1 to 5 under ``artifacts_root``; reasons name files relative to it."""
         loaded, missing, described, prints = {}, {}, {}, {}
-        for stage, build in ((contracts.SELECTION, SelectionModel), (contracts.OVERALL_SCORE, ScoreModel)):
+        for stage, build in BUILDERS.items():
             try:
                 bundle = bundles.load_bundle(bundle_folder(artifacts_root, stage), stage)
                 loaded[stage], prints[stage], described[stage] = build(bundle), bundle.fingerprint, describe(bundle)
@@ -123,4 +155,4 @@ class ScoringModels:
                 loaded[stage], missing[stage], prints[stage] = None, reason, "missing"
                 described[stage] = f"none: {reason}"
         fingerprint = hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()
-        return cls(loaded[contracts.SELECTION], loaded[contracts.OVERALL_SCORE], missing, described, fingerprint)
+        return cls(*(loaded[stage] for stage in BUILDERS), missing, described, fingerprint)

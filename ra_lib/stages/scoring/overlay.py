@@ -1,4 +1,6 @@
-"""The verdict PNG of one radiograph: the image, resized, with its selection, hand split and scores drawn.
+"""The verdict PNG of one radiograph: the upright image, resized, with its selection, hand split, scores and
+joints drawn (each joint a dot coloured by its highest predicted grade over the kinds, :data:`GRADE_COLOURS`;
+a joint found without a grade white, one not found a grey ring).
 
 Only model outputs are written on it (no file name, no patient data).
 """
@@ -13,6 +15,23 @@ from ra_lib.core import geometry
 
 BANNER_COLOURS = {"ok": (42, 157, 143), "flagged": (231, 111, 81)}
 SPLIT_COLOUR = (244, 162, 97)
+#: Joint colour by predicted grade 0-5: green (intact) through yellow to red.
+GRADE_COLOURS = ((42, 157, 143), (138, 177, 125), (233, 196, 106), (244, 162, 97), (231, 111, 81), (178, 34, 34))
+UNGRADED_COLOUR, NOT_FOUND_COLOUR = (255, 255, 255), (150, 150, 150)
+
+
+def joint_marks(joints: list[dict]) -> list[tuple[float, float, tuple[int, int, int] | None]]:
+    """One mark per joint (hand and landmark) with a centre: ``(x, y, fill)``, ``fill`` ``None`` when not found."""
+    marks: dict[tuple, list] = {}
+    for joint in joints:
+        if joint["x"] is None:
+            continue
+        mark = marks.setdefault((joint["hand_index"], joint["landmark"]), [joint["x"], joint["y"], None, False])
+        mark[3] |= joint["detection"] == "found"
+        if joint["grade_pred"] is not None:
+            mark[2] = max(mark[2] if mark[2] is not None else 0, joint["grade_pred"])
+    return [(x, y, (UNGRADED_COLOUR if grade is None else GRADE_COLOURS[grade]) if found else None)
+            for x, y, grade, found in marks.values()]
 
 
 def verdict_lines(record: dict) -> list[str]:
@@ -48,6 +67,13 @@ def draw_verdict(image: np.ndarray, record: dict, side: int) -> bytes:
     draw = ImageDraw.Draw(canvas)
     lines = verdict_lines(record)
     font = _fitting_font(draw, lines, size[1])
+    radius = max(2.0, side / 120)
+    for x, y, fill in joint_marks(record.get("joints", [])):
+        box = [(x * scale - radius, y * scale - radius), (x * scale + radius, y * scale + radius)]
+        if fill is None:
+            draw.ellipse(box, outline=NOT_FOUND_COLOUR, width=1)
+        else:
+            draw.ellipse(box, fill=fill, outline=(0, 0, 0), width=1)
     for hand in record["hands"]:
         x = hand["x0"] * scale
         if hand["x0"] > 0:

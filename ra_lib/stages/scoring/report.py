@@ -1,7 +1,8 @@
-"""The HTML report of a scoring run: the models, a summary and every flagged image with its reason.
+"""The HTML report of a scoring run: the models, a summary, the joints per kind and every flagged image
+with its reason.
 
 Images are named by their content key only: no file name, folder, patient identifier or pseudonym
-appears in the report (the tables beside it hold the sources and pseudonyms).
+appears in the report (the tables beside it hold the sources and pseudonyms); joints are only counted.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import html
 import pandas as pd
 
 from ra_lib.stages.scoring.image_scoring import FLAGS
+from ra_lib.stages.scoring.joints import DETECTIONS
 from ra_lib.stages.scoring.results import flag_counts
 
 STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#222}"
@@ -37,10 +39,28 @@ def summary_rows(images: pd.DataFrame, hands: pd.DataFrame) -> list[tuple[str, i
     return rows
 
 
-def render(images: pd.DataFrame, hands: pd.DataFrame, models: dict[str, str]) -> str:
+def joint_summary(joints: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Per kind: hand sites, how many were found, not found and not scored, the mean P(damaged), how many
+    are called damaged (P >= ``threshold``) and how many joints have each predicted grade."""
+    rows = []
+    for kind, part in joints.groupby("kind", sort=False):
+        detection = part["detection"].value_counts()
+        grades = part["grade_pred"].dropna().astype(int).value_counts().sort_index()
+        rows.append({"kind": kind, "sites": len(part), **{d: int(detection.get(d, 0)) for d in DETECTIONS},
+                     "mean P(damaged)": part["p_damaged"].mean(),
+                     "called damaged": int((part["p_damaged"] >= threshold).sum()),
+                     "joints by predicted grade": ", ".join(f"{g}: {n}" for g, n in grades.items())})
+    columns = ["kind", "sites", *DETECTIONS, "mean P(damaged)", "called damaged", "joints by predicted grade"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def render(images: pd.DataFrame, hands: pd.DataFrame, joints: pd.DataFrame, models: dict[str, str]) -> str:
     """The report's HTML; ``models`` maps each stage to a line saying which bundle was used (or why none)."""
     model_rows = [[html.escape(stage), html.escape(text)] for stage, text in models.items()]
     summary = [[html.escape(what), html.escape(str(n))] for what, n in summary_rows(images, hands)]
+    by_kind = joint_summary(joints)
+    joint_rows = [[html.escape("" if pd.isna(v) else f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row]
+                  for row in by_kind.itertuples(index=False)]
     flagged = images[images["status"] == "flagged"]
     flagged_rows = []
     for row in flagged.itertuples(index=False):
@@ -54,6 +74,9 @@ def render(images: pd.DataFrame, hands: pd.DataFrame, models: dict[str, str]) ->
             f"<style>{STYLE}</style></head><body><h1>Scoring report</h1>"
             f"<h2>Models</h2>{_table(model_rows, ['stage', 'bundle'])}"
             f"<h2>Summary</h2>{_table(summary, ['', 'images'])}"
+            f"<h2>Joints</h2><p>Every site of every hand found: detected by stage 2 (not found: likelihood below "
+            "its cut-off or outside the image; not scored: no detector or an unknown hand side), P(damaged) from "
+            f"stage 3, the grade from stage 4.</p>{_table(joint_rows, list(by_kind.columns))}"
             f"<h2>Flagged images ({len(flagged)})</h2><p>Flags: {html.escape(flags)}. Images are named by the "
             "first 16 hex digits of their file's SHA-256 (the <code>image_key</code> of the tables).</p>"
             f"{_table(flagged_rows, ['image', 'flags', 'reasons', 'verdict'])}</body></html>\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -17,13 +18,17 @@ from ra_lib.core.artifacts import atomic_path
 from ra_lib.core.bundles import ra_lib_version
 from ra_lib.stages.scoring.image_scoring import FLAGS
 from ra_lib.stages.scoring.inputs import ScoringInput
+from ra_lib.stages.scoring.joints import PREDICTION_KEYS
 
 CACHE_DIR = ".cache"
 OVERLAY_DIR = "images"
 IMAGE_COLUMNS = ["image_key", "source", "image_id", "patient", "status", "flags", "reasons", "format", "width",
-                 "height", "selection", "p_one_hand", "p_both_hands", "score_unit", "overall_score", "hands",
-                 "overlay"]
-HAND_COLUMNS = ["image_key", "image_id", "patient", "hand", "x0", "x1", "score"]
+                 "height", "orientation_pred", "rotation_pred", "thumb_side_pred", "selection", "p_one_hand",
+                 "p_both_hands", "score_unit", "overall_score", "hands", "overlay"]
+HAND_COLUMNS = ["image_key", "image_id", "patient", "hand", "x0", "x1", "thumb_side", "mirrored", "score",
+                "joints_found", "joints_not_found"]
+JOINT_COLUMNS = ["image_key", "image_id", "patient", "hand", "kind", "site", "group", "landmark", "x", "y",
+                 "likelihood", "detection", "reason", *PREDICTION_KEYS]
 #: Characters of the content hash that name an image in the tables, its PNG and the report.
 IMAGE_KEY_LENGTH = 16
 
@@ -60,9 +65,10 @@ class ResultStore:
         return json.loads(self._record_path(key).read_text())
 
 
-def image_rows(inputs: list[ScoringInput], keys: list[str], store: ResultStore) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The per-image and per-hand tables, one image row per input in input order."""
-    images, hands = [], []
+def output_tables(inputs: list[ScoringInput], keys: list[str],
+                  store: ResultStore) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The per-image, per-hand and per-joint tables, one image row per input in input order."""
+    images, hands, joints = [], [], []
     for item, key in zip(inputs, keys):
         record = store.load(key)
         image_key = record["image_key"]
@@ -74,14 +80,22 @@ def image_rows(inputs: list[ScoringInput], keys: list[str], store: ResultStore) 
             "flags": ";".join(record["flags"]), "reasons": "; ".join(record["reasons"]),
             "hands": len(record["hands"]),
             "overlay": f"{OVERLAY_DIR}/{overlay.name}" if overlay.is_file() else None})
-        for hand in record["hands"]:
-            hands.append({"image_key": image_key, "image_id": item.image_id, "patient": item.patient,
-                          "hand": hand["hand"], "x0": hand["x0"], "x1": hand["x1"], "score": hand.get("score")})
+        owner = {"image_key": image_key, "image_id": item.image_id, "patient": item.patient}
+        detections = Counter((joint["hand_index"], joint["detection"]) for joint in record["joints"])
+        for index, hand in enumerate(record["hands"]):
+            hands.append({**owner, **{c: hand.get(c) for c in HAND_COLUMNS[3:]},
+                          "joints_found": detections[(index, "found")],
+                          "joints_not_found": detections[(index, "not_found")]})
+        joints += [{**owner, "hand": record["hands"][joint["hand_index"]]["hand"],
+                    **{c: joint.get(c) for c in JOINT_COLUMNS[4:]}} for joint in record["joints"]]
     image_table = pd.DataFrame(images, columns=IMAGE_COLUMNS)
-    image_table = image_table.astype({"width": "Int64", "height": "Int64", "p_one_hand": float, "p_both_hands": float,
-                                      "overall_score": float})
-    hand_table = pd.DataFrame(hands, columns=HAND_COLUMNS).astype({"score": float})
-    return image_table, hand_table
+    image_table = image_table.astype({"width": "Int64", "height": "Int64", "rotation_pred": "Int64",
+                                      "p_one_hand": float, "p_both_hands": float, "overall_score": float})
+    hand_table = pd.DataFrame(hands, columns=HAND_COLUMNS).astype({"score": float, "mirrored": "boolean"})
+    joint_table = pd.DataFrame(joints, columns=JOINT_COLUMNS).astype(
+        {"x": float, "y": float, "likelihood": float, "grade_pred": "Int64",
+         **{c: float for c in PREDICTION_KEYS if c != "grade_pred"}})
+    return image_table, hand_table, joint_table
 
 
 def flag_counts(images: pd.DataFrame) -> dict[str, int]:

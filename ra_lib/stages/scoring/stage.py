@@ -1,7 +1,8 @@
 """Scoring as one call: :func:`run` scores files with the bundles of a build and writes the outputs.
 
 Outputs in ``out_dir``: ``images.parquet`` / ``images.csv`` (one row per input file), ``hands.parquet`` /
-``hands.csv`` (one row per hand found), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
+``hands.csv`` (one row per hand found), ``joints.parquet`` / ``joints.csv`` (one row per site of each
+hand, found or not), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
 Results already on disk for the same file content, bundles and settings are reused (a re-run scores
 only what is new); every file is written atomically and the tables only once every image is done.
 """
@@ -15,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 from tqdm import tqdm
 
+from ra_lib.cohort.sites import KINDS
 from ra_lib.core import contracts
 from ra_lib.core.artifacts import atomic_path, write_table
 from ra_lib.stages.scoring import report
@@ -22,16 +24,19 @@ from ra_lib.stages.scoring.execution import default_workers, run_tasks
 from ra_lib.stages.scoring.image_scoring import FLAGS, ScoringTask
 from ra_lib.stages.scoring.inputs import ScoringInput, content_key
 from ra_lib.stages.scoring.models import ModelSource, ScoringModels
-from ra_lib.stages.scoring.results import IMAGE_KEY_LENGTH, ResultStore, flag_counts, image_rows, result_key
+from ra_lib.stages.scoring.results import IMAGE_KEY_LENGTH, ResultStore, flag_counts, output_tables, result_key
 from ra_lib.stages.scoring.settings import ScoringSettings
 from ra_lib.stages.scoring.truth import TruthComparison
 
 STAGE = contracts.SCORING
 #: Every name of :meth:`ScoringResult.headline` (``docs/ARTIFACTS.md``).
 HEADLINE_NAMES = ("images", "scored_images", "flagged_images", *(f"flagged/{flag}" for flag in FLAGS),
-                  "hands_scored", "selection_agreement", "hand_score_mae")
+                  "hands_scored", "joints_found", "joints_not_found", "selection_agreement", "hand_score_mae",
+                  *(f"joint_{name}/{kind}" for name in ("roc_auc", "grade_accuracy") for kind in KINDS))
+#: The tables written (Parquet and CSV each).
+TABLES = ("images", "hands", "joints")
 #: The output files besides the verdict PNGs.
-OUTPUT_FILES = ("images.parquet", "images.csv", "hands.parquet", "hands.csv", "report.html")
+OUTPUT_FILES = (*(f"{table}.{suffix}" for table in TABLES for suffix in ("parquet", "csv")), "report.html")
 
 
 @dataclass
@@ -42,6 +47,7 @@ class ScoringResult:
     out_dir: Path
     images: pd.DataFrame
     hands: pd.DataFrame
+    joints: pd.DataFrame
     models: dict[str, str]  # stage -> the bundle used, or why none
     reused: int  # images whose result was already on disk
     seconds: float
@@ -55,15 +61,28 @@ class ScoringResult:
         """The flagged images with their flags and reasons."""
         return self.images.loc[self.images["status"] == "flagged", ["image_key", "selection", "flags", "reasons"]]
 
+    def joint_summary(self) -> pd.DataFrame:
+        """The report's joints per kind (:func:`.report.joint_summary`)."""
+        return report.joint_summary(self.joints)
+
     def headline(self, truth: TruthComparison | None = None) -> dict[str, float | None]:
         """Counts of the run; agreement with the truth only when ``truth`` is given."""
         counts = flag_counts(self.images)
-        values = {"images": len(self.images), "scored_images": int((self.images["status"] == "scored").sum()),
+        detection = self.joints["detection"].value_counts()
+        values = {**dict.fromkeys(HEADLINE_NAMES),
+                  "images": len(self.images), "scored_images": int((self.images["status"] == "scored").sum()),
                   "flagged_images": int((self.images["status"] == "flagged").sum()),
                   **{f"flagged/{flag}": counts[flag] for flag in FLAGS},
                   "hands_scored": int(self.hands["score"].notna().sum()),
+                  "joints_found": int(detection.get("found", 0)),
+                  "joints_not_found": int(detection.get("not_found", 0)),
                   "selection_agreement": truth.selection_agreement if truth else None,
                   "hand_score_mae": truth.hand_score_mae if truth else None}
+        if truth is not None:
+            agreement = truth.joint_agreement().set_index("kind")
+            for kind in agreement.index:
+                values[f"joint_roc_auc/{kind}"] = agreement.at[kind, "roc_auc"]
+                values[f"joint_grade_accuracy/{kind}"] = agreement.at[kind, "grade_accuracy"]
         return contracts.headline(HEADLINE_NAMES, values)
 
 
@@ -92,11 +111,11 @@ def run(inputs: Sequence[ScoringInput], artifacts_root: str | Path, out_dir: str
     if tasks:
         memory = run_tasks(list(tasks.values()), source, settings, lambda task, record, png: store.save(record, png),
                            workers=workers, scheduler=scheduler, progress=progress, models=models)
-    images, hands = image_rows(list(inputs), keys, store)
+    tables = dict(zip(TABLES, output_tables(list(inputs), keys, store)))
     lines = dict(models.described)
-    for name in OUTPUT_FILES[:4]:
-        write_table(images if name.startswith("images") else hands, out_dir / name)
+    for name in OUTPUT_FILES[:-1]:
+        write_table(tables[name.split(".")[0]], out_dir / name)
     with atomic_path(out_dir / "report.html") as tmp:
-        tmp.write_text(report.render(images, hands, lines))
-    return ScoringResult(settings, out_dir, images, hands, lines, reused=len(set(keys)) - len(tasks),
+        tmp.write_text(report.render(tables["images"], tables["hands"], tables["joints"], lines))
+    return ScoringResult(settings, out_dir, *tables.values(), lines, reused=len(set(keys)) - len(tasks),
                          seconds=time.perf_counter() - start, worker_peak_rss_mib=memory)

@@ -1,4 +1,4 @@
-"""Scored images beside a cohort's truth: selection agreement and per-hand score error."""
+"""Scored images beside a cohort's truth: selection agreement, per-hand score error and per-joint agreement."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,17 +7,21 @@ import numpy as np
 import pandas as pd
 
 from ra_lib.cohort import schema
+from ra_lib.evaluation.joints import joint_agreement
 from ra_lib.stages.overall_score.targets import hand_scores
+from ra_lib.stages.scoring.results import JOINT_COLUMNS
 from ra_lib.stages.selection.data import VIEW_TO_CLASS
 
 
 @dataclass
 class TruthComparison:
     """``images``: per scored image its true class and whether the selection agrees; ``hands``: per scored
-    hand with a true overall score, the prediction and its error."""
+    hand with a true overall score, the prediction and its error; ``joints``: per found joint with a true
+    grade, its predictions and ``grade_true``."""
 
     images: pd.DataFrame
     hands: pd.DataFrame
+    joints: pd.DataFrame
 
     @property
     def selection_agreement(self) -> float | None:
@@ -30,14 +34,28 @@ class TruthComparison:
         """Mean absolute error of the hand scores against the true ones."""
         return float(self.hands["error"].abs().mean()) if len(self.hands) else None
 
+    def joint_agreement(self) -> pd.DataFrame:
+        """Per kind: P(damaged) and the grades against the true grades
+        (:func:`ra_lib.evaluation.joints.joint_agreement`)."""
+        return joint_agreement(self.joints)
+
     def agreement_table(self) -> pd.DataFrame:
         """Images per true class and selection."""
         return pd.crosstab(self.images["view_true"], self.images["selection"].fillna("(none)")).rename_axis(
             index="true class", columns="selection")
 
 
-def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort) -> TruthComparison:
-    """Scoring's ``images`` / ``hands`` tables (of a cohort's images) beside ``cohort``'s views and scores.
+def _hand_ids(table: pd.DataFrame, cohort) -> list[str | None]:
+    """The cohort's hand id of each row (``image_id``, ``hand``); a hand of unknown side is the image's only
+    hand in the cohort (``None`` when it has two)."""
+    only_hand = cohort.hands.groupby("image_id")["hand"].agg(lambda h: h.iloc[0] if len(h) == 1 else None)
+    side = np.where(table["hand"] == "unknown", table["image_id"].map(only_hand), table["hand"])
+    return [schema.hand_id(i, s) if isinstance(s, str) else None for i, s in zip(table["image_id"], side)]
+
+
+def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort, joints: pd.DataFrame | None = None) -> TruthComparison:
+    """Scoring's ``images`` / ``hands`` / ``joints`` tables (of a cohort's images) beside ``cohort``'s views,
+    scores and grades.
 
     A one-hand image of unknown side is matched to the image's one hand in the cohort.
     """
@@ -48,14 +66,20 @@ def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort) -> TruthCompariso
 
     truth = hand_scores(cohort.scores)
     truth = truth[truth["complete"]].set_index("hand_id")["score"]
-    only_hand = cohort.hands.groupby("image_id")["hand"].agg(lambda h: h.iloc[0] if len(h) == 1 else None)
     scored = hands[hands["score"].notna()].copy()
-    side = np.where(scored["hand"] == "unknown", scored["image_id"].map(only_hand), scored["hand"])
-    scored["hand_id"] = [schema.hand_id(i, s) if isinstance(s, str) else None
-                         for i, s in zip(scored["image_id"], side)]
+    scored["hand_id"] = _hand_ids(scored, cohort)
     scored["score_true"] = scored["hand_id"].map(truth)
     scored = scored[scored["score_true"].notna()]
     scored["error"] = scored["score"] - scored["score_true"]
+
+    found = pd.DataFrame(columns=[*JOINT_COLUMNS, "hand_id", "grade_true"]) if joints is None else \
+        joints[joints["detection"] == "found"].copy()
+    if len(found):
+        found["hand_id"] = _hand_ids(found, cohort)
+        grades = cohort.scores.set_index(["hand_id", "kind", "site"])["grade"]
+        found["grade_true"] = [grades.get(key) for key in zip(found["hand_id"], found["kind"], found["site"])]
+        found = found[found["grade_true"].notna()]
     return TruthComparison(compared.reset_index(drop=True),
                            scored[["image_key", "hand_id", "hand", "score_true", "score", "error"]].reset_index(
-                               drop=True))
+                               drop=True),
+                           found.reset_index(drop=True))

@@ -22,6 +22,7 @@ from ra_lib.stages.selection.data import (CLASSES, SPLITS, TASKS, preload_images
 from ra_lib.stages.selection.evaluate import (FUSION, PREDICTION_COLUMNS, ROTATED_COLUMNS, TAGS, THREE_CLASS,
                                               predictions_table, rotated_predictions, rotation_summary,
                                               selection_metrics)
+from ra_lib.stages.selection.orientation import CLASSES as ORIENTATION_CLASSES
 from ra_lib.stages.selection.orientation import orientation_truth
 from ra_lib.stages.selection.orientation_evaluate import OrientationResult, orientation_table, variant_predictions
 from ra_lib.stages.selection.orientation_model import predict_orientation, preload_squares, train_orientation
@@ -29,6 +30,8 @@ from ra_lib.stages.selection.settings import SelectionSettings
 from ra_lib.stages.selection.train import TrainedModels, train_models
 
 STAGE = contracts.SELECTION
+#: The bundle's name of the orientation model.
+ORIENTATION_MODEL = "orientation"
 #: Every name of :meth:`SelectionResult.headline`, on every cohort and profile (``docs/ARTIFACTS.md``).
 HEADLINE_NAMES = (
     "accuracy/model1_one_hand", "accuracy/model2_both_hands",
@@ -141,14 +144,19 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
 
 
 def write_bundle(result: SelectionResult, folder: str | Path) -> Path:
-    """The trained models of ``result`` as a model bundle (:mod:`ra_lib.core.bundles`) in ``folder``."""
+    """The trained models of ``result`` as a model bundle (:mod:`ra_lib.core.bundles`) in ``folder``: the
+    selection models and, when trained, the orientation model (:data:`ORIENTATION_MODEL`, its 12 classes
+    in ``extra``)."""
     if result.trained is None:
         raise ValueError(f"no selection model was trained ({result.skipped}), so there is no bundle to write")
-    return bundles.write_bundle(
-        folder, STAGE, asdict(result.settings),
-        {task: model.state_dict() for task, model in result.trained.models.items()},
-        cohort_fingerprint=bundles.cohort_fingerprint(result.images), headline=result.headline(),
-        extra={"classes": list(CLASSES), "tasks": {task: list(names) for task, names in TASKS.items()}})
+    models = {task: model.state_dict() for task, model in result.trained.models.items()}
+    extra = {"classes": list(CLASSES), "tasks": {task: list(names) for task, names in TASKS.items()}}
+    if result.orientation.model is not None:
+        models[ORIENTATION_MODEL] = result.orientation.model.state_dict()
+        extra["orientation_classes"] = list(ORIENTATION_CLASSES)
+    return bundles.write_bundle(folder, STAGE, asdict(result.settings), models,
+                                cohort_fingerprint=bundles.cohort_fingerprint(result.images),
+                                headline=result.headline(), extra=extra)
 
 
 def run_orientation(cohort, images: pd.DataFrame, settings: SelectionSettings, seed: int,

@@ -5,12 +5,13 @@ import logging
 import pandas as pd
 
 from ra_lib.stages.scoring import PROFILES, run
-from ra_lib.stages.scoring.inputs import collect
+from ra_lib.stages.scoring.inputs import collect, from_cohort
 
 
 def assert_same_outputs(single, other):
     pd.testing.assert_frame_equal(single.images, other.images)
     pd.testing.assert_frame_equal(single.hands, other.hands)
+    pd.testing.assert_frame_equal(single.joints, other.joints)
     for picture in single.images["overlay"].dropna():
         assert (single.out_dir / picture).read_bytes() == (other.out_dir / picture).read_bytes()
 
@@ -34,3 +35,13 @@ def test_a_users_scheduler_is_used(artifacts, png_folder, tmp_path):
                      progress=False)
     assert_same_outputs(single, remote)
     assert len(remote.worker_peak_rss_mib) == 1
+
+
+def test_joints_scored_on_a_local_cluster_equal_the_single_process_ones(joint_build, tmp_path):
+    artifacts, cohort = joint_build
+    inputs = from_cohort(cohort)[:4]
+    single = run(inputs, artifacts, tmp_path / "single", PROFILES["smoke"], progress=False)
+    cluster = run(inputs, artifacts, tmp_path / "cluster", dataclasses.replace(PROFILES["smoke"], workers=2),
+                  progress=False)
+    assert len(single.joints) and single.joints["detection"].eq("found").any()
+    assert_same_outputs(single, cluster)

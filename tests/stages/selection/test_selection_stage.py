@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score
 
-from fixtures.selection_cohorts import one_hand_cohort, toy_cohort, toy_settings
+from fixtures.selection_cohorts import one_hand_cohort, oriented_toy_cohort, toy_cohort, toy_settings
 from ra_lib.core import artifacts, contracts
 from ra_lib.core.bundles import load_bundle
 from ra_lib.stages.scoring.models import SelectionModel
@@ -110,3 +110,21 @@ def test_bundle_gives_the_trained_models_probabilities(toy, toy_result, tmp_path
         predicted = model.predict(toy.load_image(image_id))
         assert predicted["p_one_hand"] == pytest.approx(toy_result.trained.probabilities["model1"][row, 1], abs=1e-5)
         assert predicted["p_both_hands"] == pytest.approx(toy_result.trained.probabilities["model2"][row, 1], abs=1e-5)
+
+
+def test_bundle_keeps_the_orientation_model_and_its_predictions(oriented_result, tmp_path):
+    bundle = load_bundle(write_bundle(oriented_result, tmp_path / "bundle"), STAGE)
+    assert "orientation" in bundle.models and len(bundle.extra["orientation_classes"]) == 12
+    model = SelectionModel(bundle)
+    cohort = oriented_toy_cohort()
+    for _, row in oriented_result.orientation.table.head(6).iterrows():
+        predicted = model.orient(cohort.load_image(row["image_id"]))
+        assert predicted["orientation_pred"] == row["orientation_pred"]
+        assert predicted["rot90_k_pred"] == row["rot90_k_pred"]
+        assert predicted["thumb_side_pred"] == row["thumb_side_pred"]
+        assert predicted["p_thumb_right/0"] == pytest.approx(row["p_thumb_right/0"], abs=1e-5)
+
+
+def test_bundle_without_an_orientation_model_orients_nothing(toy_result, tmp_path):
+    model = SelectionModel(load_bundle(write_bundle(toy_result, tmp_path / "bundle"), STAGE))
+    assert model.orientation is None and model.orient(np.zeros((8, 8), np.float32)) is None

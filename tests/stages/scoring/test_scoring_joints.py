@@ -1,0 +1,144 @@
+"""Scoring per joint with the bundles of stages 2-4: every site listed, orientation recorded, missing bundles."""
+import dataclasses
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ra_lib.cohort.imageio import read_image
+from ra_lib.cohort.sites import HAND_SITES
+from ra_lib.core import contracts
+from ra_lib.stages.grading.data import PROBA_COLUMNS
+from ra_lib.stages.scoring import PROFILES, run
+from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
+from ra_lib.stages.scoring.inputs import from_cohort
+from ra_lib.stages.scoring.joints import DETECTIONS, hand_mirroring
+from ra_lib.stages.scoring.models import ScoringModels
+from ra_lib.stages.scoring.overlay import GRADE_COLOURS, UNGRADED_COLOUR, joint_marks
+from ra_lib.stages.scoring.truth import compare
+
+SMOKE = PROFILES["smoke"]
+
+
+@pytest.fixture(scope="module")
+def scored(joint_build, tmp_path_factory):
+    artifacts, cohort = joint_build
+    return run(from_cohort(cohort), artifacts, tmp_path_factory.mktemp("scored") / "out", SMOKE, progress=False)
+
+
+def test_every_site_of_every_hand_gets_a_joint_row(scored):
+    hands, joints = scored.hands, scored.joints
+    assert len(hands) and len(joints) == len(hands) * len(HAND_SITES)
+    assert pd.read_parquet(scored.out_dir / "joints.parquet").equals(joints)
+    assert len(pd.read_csv(scored.out_dir / "joints.csv")) == len(joints)
+    assert set(joints["detection"]) <= set(DETECTIONS)
+    per_hand = joints.groupby(["image_key", "hand"]).size()
+    assert (per_hand == len(HAND_SITES)).all()
+    assert (hands["joints_found"] + hands["joints_not_found"] <= len(HAND_SITES)).all()
+
+
+def test_found_joints_get_damage_and_grade_distributions(scored):
+    found = scored.joints[scored.joints["detection"] == "found"]
+    assert len(found) and found["likelihood"].notna().all() and found["x"].notna().all()
+    assert found["p_damaged"].between(0, 1).all()
+    np.testing.assert_allclose(found[PROBA_COLUMNS].sum(axis=1), 1.0, atol=1e-5)
+    assert (found["grade_q10"] <= found["grade_q90"]).all()
+    assert found["grade_expected"].between(found["grade_q10"] - 1, found["grade_q90"] + 1).all()
+    assert (found.loc[found["kind"] == "jsn", "p_5"] == 0).all()
+
+
+def test_orientation_is_recorded_per_image_and_thumb_side_per_single_hand(scored):
+    images = scored.images
+    assert images["orientation_pred"].notna().all()
+    assert set(images["rotation_pred"]) <= {0, 90, 180, 270}
+    assert set(images["thumb_side_pred"]) <= {"left", "right"}
+    single = scored.hands.merge(images[["image_key", "selection", "thumb_side_pred"]], on="image_key")
+    single = single[single["selection"] == "one_hand"]
+    assert (single["thumb_side"] == single["thumb_side_pred"]).all()
+
+
+def test_the_report_summarises_the_joints_without_identifiers(scored):
+    report = (scored.out_dir / "report.html").read_text()
+    assert "<h2>Joints</h2>" in report and "called damaged" in report
+    for patient in scored.images["patient"].dropna().unique():
+        assert patient not in report
+
+
+def test_joints_below_the_cut_off_are_listed_with_the_reason(joint_build, tmp_path):
+    artifacts, cohort = joint_build
+    models = ScoringModels.load(artifacts)
+    models.detection = dataclasses.replace(models.detection, p_cutoff=1.01)
+    item = from_cohort(cohort)[0]
+    record, _ = score_task(ScoringTask(str(item.path), "k", "image", item.laterality), models, SMOKE)
+    assert record["joints"]
+    assert {j["detection"] for j in record["joints"]} == {"not_found"}
+    assert all(("below the detector's cut-off" in j["reason"] or "outside" in j["reason"]) and
+               j["p_damaged"] is None for j in record["joints"])
+
+
+@pytest.mark.parametrize("stage, reason", [
+    (contracts.DETECTION, "no joint-detection model: 02_joint_detection/bundle/bundle.json is missing"),
+    (contracts.CLASSIFICATION, "no joint-classification model: 03_joint_classification/bundle/bundle.json"),
+    (contracts.GRADING, "no joint-grading model: 04_joint_grading/bundle/bundle.json is missing"),
+])
+def test_a_missing_joint_bundle_flags_every_hand_image(joint_build, tmp_path, stage, reason):
+    artifacts, cohort = joint_build
+    copy = tmp_path / "artifacts"
+    shutil.copytree(artifacts, copy)
+    shutil.rmtree(copy / stage / "bundle")
+    result = run(from_cohort(cohort)[:3], copy, tmp_path / "out", SMOKE, progress=False)
+    hands = result.images[result.images["hands"] > 0]
+    assert len(hands) and hands["flags"].str.contains("missing_model").all()
+    assert hands["reasons"].str.contains(reason, regex=False).all()
+    joints = result.joints
+    if stage == contracts.DETECTION:
+        assert set(joints["detection"]) == {"not_scored"} and joints["x"].isna().all()
+    else:
+        column = "p_damaged" if stage == contracts.CLASSIFICATION else "grade_expected"
+        assert joints[column].isna().all() and joints["detection"].eq("found").any()
+
+
+def test_hand_mirroring_follows_the_side_else_the_thumb():
+    palmar = frozenset({"L"})  # left hands show the thumb on the left
+    assert hand_mirroring("L", None, palmar) == (True, True)
+    assert hand_mirroring("R", "left", palmar) == (False, False)
+    assert hand_mirroring("unknown", "left", palmar) == (True, True)
+    assert hand_mirroring("unknown", "right", palmar) == (False, False)
+    assert hand_mirroring("unknown", "right", frozenset({"R"})) == (False, True)
+    assert hand_mirroring("unknown", None, palmar) is None
+
+
+def test_found_joints_are_compared_with_the_cohorts_grades(scored, joint_build):
+    _, cohort = joint_build
+    truth = compare(scored.images, scored.hands, cohort, scored.joints)
+    assert len(truth.joints) and truth.joints["grade_true"].notna().all()
+    agreement = truth.joint_agreement().set_index("kind")
+    assert set(agreement.index) == {"erosion", "jsn"} and (agreement["joints"] > 0).all()
+    headline = scored.headline(truth)
+    assert headline["joints_found"] == (scored.joints["detection"] == "found").sum()
+    assert headline["joint_grade_accuracy/jsn"] == agreement.at["jsn", "grade_accuracy"]
+    assert scored.headline()["joint_roc_auc/erosion"] is None
+
+
+def test_images_are_turned_upright_before_selection(joint_build):
+    artifacts, cohort = joint_build
+    models = ScoringModels.load(artifacts)
+    models.selection.orient = lambda image: {"rot90_k_pred": 1, "orientation_pred": "thumb_right/90",
+                                             "thumb_side_pred": "right", "view_pred": "one_hand"}
+    seen, predict = [], models.selection.predict
+    models.selection.predict = lambda image: seen.append(image) or predict(image)
+    item = from_cohort(cohort)[0]
+    record, _ = score_task(ScoringTask(str(item.path), "k", "image", item.laterality), models, SMOKE)
+    np.testing.assert_array_equal(seen[0], np.rot90(read_image(item.path)[0], -1))
+    assert record["rotation_pred"] == 90 and record["hands"][-1]["x1"] == record["height"]
+
+
+def test_joint_marks_are_coloured_by_the_highest_predicted_grade():
+    base = {"hand_index": 0, "x": 10.0, "y": 20.0, "detection": "found"}
+    joints = [{**base, "landmark": "mcp2", "kind": "erosion", "grade_pred": 1},
+              {**base, "landmark": "mcp2", "kind": "jsn", "grade_pred": 3},
+              {**base, "landmark": "pip2", "grade_pred": None},
+              {**base, "landmark": "pip3", "detection": "not_found", "grade_pred": None},
+              {**base, "landmark": "radius", "x": None, "detection": "not_scored", "grade_pred": None}]
+    assert joint_marks(joints) == [(10.0, 20.0, GRADE_COLOURS[3]), (10.0, 20.0, UNGRADED_COLOUR), (10.0, 20.0, None)]
