@@ -118,10 +118,10 @@ def main() -> None:
 
 def print_rotated(result, cohort, truth: pd.DataFrame) -> None:
     """Detection rate and mean error on the scored hands of the images stored turned."""
-    turned = set(truth.loc[truth["rot90_k"] != 0, "image_id"])
-    hands = set(cohort.hands.loc[cohort.hands["image_id"].isin(turned), "hand_id"])
-    rows = result.evaluated[result.evaluated["hand_id"].isin(hands)]
-    print(f"rotated: {rows['hand_id'].nunique()} scored hands of {len(turned)} images stored turned")
+    turned = cohort.hands[cohort.hands["image_id"].isin(set(truth.loc[truth["rot90_k"] != 0, "image_id"]))]
+    rows = result.evaluated[result.evaluated["hand_id"].isin(set(turned["hand_id"]))]
+    print(f"rotated: {rows['hand_id'].nunique()} scored hands of the {turned['image_id'].nunique()} hand images "
+          f"stored turned")
     if rows.empty:
         return
     subset = dataclasses.replace(result, rates=evaluate.detection_rates(rows), errors=evaluate.distance_errors(rows))

@@ -55,15 +55,13 @@ def upright_cohort(cohort: Cohort, orientation: pd.DataFrame, source: str = "ori
     if not undo:
         return cohort
     images = cohort.images.copy()
-    turns = images["image_id"].map(undo).fillna(0).astype(int)
-    odd = (turns % 2 == 1).to_numpy()
+    turned = images["image_id"].isin(undo)
+    odd = (images["image_id"].map(undo).fillna(0) % 2 == 1).to_numpy()
     images.loc[odd, ["width", "height"]] = images.loc[odd, ["height", "width"]].to_numpy()
     landmarks = _turned_landmarks(cohort.landmarks, cohort.images, undo)
-    quarter_turns = {**cohort.quarter_turns}
-    for image_id, k in undo.items():
-        quarter_turns[image_id] = (quarter_turns.get(image_id, 0) + k) % 4
+    quarter_turns = {**cohort.quarter_turns,
+                     **{image_id: (cohort.quarter_turns.get(image_id, 0) + k) % 4 for image_id, k in undo.items()}}
     view = dataclasses.replace(cohort, images=images, landmarks=landmarks, quarter_turns=quarter_turns)
-    turned = images["image_id"].isin(undo)
     split = hand_table(images[turned], landmarks[landmarks["image_id"].isin(undo)], view.load_image)
     hands = pd.concat([cohort.hands[~cohort.hands["image_id"].isin(undo)], split]).set_index("hand_id")
     hands = hands.loc[cohort.hands["hand_id"]].reset_index()[list(cohort.hands.columns)]
