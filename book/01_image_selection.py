@@ -47,6 +47,7 @@ from ra_lib.core.training import select_device
 from ra_lib.stages.selection import PROFILES, STAGE, figures, run
 from ra_lib.stages.selection.evaluate import FUSION, TAGS, THREE_CLASS
 from ra_lib.stages.selection.model import flat_features, paper_layer_table
+from ra_lib.stages.selection.orientation_evaluate import ORIENTATION_FILE
 
 settings = resolve(PROFILES, profile, epochs=epochs, input_size=input_size, augment_scale=augment_scale,
                    orientation_epochs=orientation_epochs, orientation_input_size=orientation_input_size)
@@ -227,7 +228,7 @@ figures.show(figures.orientation_confusion(result),
 
 # %% tags=["remove-cell"]
 store.write_table(result.predictions, out / "predictions.csv")
-store.write_table(result.orientation.table, out / "orientation.csv")
+store.write_table(result.orientation.table, out / ORIENTATION_FILE)
 metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed=seed, settings=asdict(settings),
                                    **result.details())
 
@@ -238,7 +239,8 @@ metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed
 # `predictions.csv`; train and validation images are predicted too and marked by `split`).
 # `orientation.csv` holds each hand image's predicted quarter turn and thumb side (with the truth where
 # the cohort has it); `ra_lib.stages.selection.orientation.upright(image, row)` turns an image upright,
-# thumb on the right, from its row.
+# thumb on the right, from its row. Stages 2, 3 and 5 read every image turned back by its predicted quarter
+# turn (`upright_images`, on in the `quick` and `paper` profiles; `ra_lib.stages.selection.upright`).
 
 # %%
 display(figures.summary(result))

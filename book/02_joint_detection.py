@@ -28,6 +28,7 @@ profile = "quick"
 seed = 0
 artifacts = "_build/artifacts"
 device = "auto"
+upright_images = None  # turn images upright by stage 1's predicted quarter turns (None: the profile's value)
 # None: the profile's value
 n_train = None  # hands labelled for training both detectors (the paper's 20 images)
 n_test = None  # more labelled hands held out for DeepLabCut's own error
@@ -75,6 +76,7 @@ from ra_lib.core.bundles import BUNDLE_DIR
 from ra_lib.core.profiles import resolve
 from ra_lib.stages import detection
 from ra_lib.stages.detection import figures
+from ra_lib.stages.selection.upright import upright_by_stage1
 
 settings = resolve(detection.PROFILES, profile, n_train=n_train, n_test=n_test, crop_size=crop_size,
                    crop_centres=crop_centres, dlc_image_size=dlc_image_size, dlc_net_type=dlc_net_type,
@@ -89,16 +91,18 @@ settings = resolve(detection.PROFILES, profile, n_train=n_train, n_test=n_test, 
                    refine_jitter=refine_jitter, refine_samples=refine_samples, refine_epochs=refine_epochs,
                    refine_batch_size=refine_batch_size, refine_lr=refine_lr, refine_width=refine_width,
                    refine_steps=refine_steps)
-cohort = load_cohort(manifest)
+cohort, upright_note = upright_by_stage1(load_cohort(manifest), artifacts, profile, upright_images)
 out = store.stage_dir(detection.STAGE, artifacts)
 pd.set_option("display.precision", 3)
 
 # %% [markdown]
 # ## What the stage does
 #
-# The unit is one hand: both-hands radiographs were split by the cohort, and every hand reaches a detector
-# with its thumb on the right. Archives differ in which hands that means: in the palmar convention (the
-# synthetic cohort) a left hand shows its thumb on the left, in RA2-DREAM on the right. The sides to mirror are
+# The unit is one hand: both-hands radiographs were split by the cohort, on each image turned upright by
+# the quarter turn stage 1 predicted for it (`upright_images`; an image stored sideways would otherwise be
+# split by columns across both hands), and every hand reaches a detector with its thumb on the right.
+# Archives differ in which hands that means: in the palmar convention (the synthetic cohort) a left hand
+# shows its thumb on the left, in RA2-DREAM on the right. The sides to mirror are
 # read off the training hands' labelled thumb and little-finger joints
 # (`ra_lib.stages.detection.inputs.thumb_right_sides`), so the detectors learn and score one convention.
 # White collimation borders (the unexposed margin outside the X-ray field, brighter than any bone) are set to
@@ -136,6 +140,7 @@ pd.set_option("display.precision", 3)
 # bundle in the stage's `bundle/` folder, so that chapter 7 finds the joints of new radiographs as this stage does.
 
 # %%
+display(Markdown(upright_note))
 result = detection.run(cohort, settings, seed=seed, device=device, out_dir=out, bundle_dir=out / BUNDLE_DIR)
 if not result.trained:
     display(Markdown(f"**Nothing trained on this cohort:** {result.skipped}. The detectors need labelled "

@@ -27,6 +27,7 @@ profile = "quick"
 seed = 0
 artifacts = "_build/artifacts"
 device = "auto"
+upright_images = None  # turn images upright by stage 1's predicted quarter turns (None: the profile's value)
 # Every setting below: None = the profile's value.
 models = None  # model types to train (all four: siso, mimo_local, mimo_one_hand, mimo_both_hands)
 kinds = None  # "erosion" and / or "jsn"
@@ -77,16 +78,18 @@ from ra_lib.stages.classification import evaluate, figures
 from ra_lib.stages.classification.models import input_table
 from ra_lib.stages.classification.cross_validation import rotation_table
 from ra_lib.stages.detection.crops import load_crop_store
+from ra_lib.stages.selection.upright import upright_by_stage1
 
 settings = resolve(classification.PROFILES, profile, models=models, kinds=kinds, groups=groups,
                    test_folds=test_folds, crop_size=crop_size, backbone=backbone, width=width,
                    weights_path=weights_path, pool=pool, global_pool=global_pool, fc_layers=fc_layers,
-                   fc_width=fc_width, dropout=dropout, init=init, batch_crops=batch_crops, lr=lr, epochs=epochs, patience=patience,
+                   fc_width=fc_width, dropout=dropout, init=init, batch_crops=batch_crops, lr=lr, epochs=epochs,
+                   patience=patience,
                    train_size=train_size, threshold=threshold, rotation_deg=rotation_deg, shift_px=shift_px,
                    shift_reference_px=shift_reference_px, scale_range=scale_range, shared_encoder=shared_encoder,
                    feature_views=feature_views, head_epochs=head_epochs, head_lr=head_lr,
                    head_batch_crops=head_batch_crops)
-cohort = load_cohort(manifest)
+cohort, upright_note = upright_by_stage1(load_cohort(manifest), artifacts, profile, upright_images)
 crops = load_crop_store(Path(artifacts) / DETECTION)
 out = store.stage_dir(classification.STAGE, artifacts)
 pd.set_option("display.precision", 3)
@@ -160,6 +163,7 @@ store.write_table(result.oof, out / "oof_predictions.csv")
 store.write_table(result.cv.runs, out / "runs.csv")
 store.write_table(result.cv.history, out / "history.csv")
 display(Markdown(result.cohort_notes()))
+display(Markdown(upright_note))
 
 # %% [markdown]
 # ## The joints

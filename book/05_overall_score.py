@@ -22,6 +22,7 @@ profile = "quick"
 seed = 0
 artifacts = "_build/artifacts"
 device = "auto"
+upright_images = None  # turn images upright by stage 1's predicted quarter turns (None: the profile's value)
 epochs = None  # None: the profile's value
 input_size = None  # pixels of the square network input (paper: 1024)
 unit = None  # "hand" (0-140 per hand) or "image" (0-280 per both-hands radiograph)
@@ -47,10 +48,11 @@ from ra_lib.stages.overall_score.models import VARIANT_LABELS
 from ra_lib.stages.overall_score.settings import PAPER_INPUT_SIZE
 from ra_lib.stages.overall_score.targets import split_summary
 from ra_lib.stages.overall_score.train import make_loss
+from ra_lib.stages.selection.upright import upright_by_stage1
 
 settings = resolve(overall.PROFILES, profile, epochs=epochs, input_size=input_size, unit=unit, variants=variants,
                    loss_delta=loss_delta, compare_delta=compare_delta, weights_path=weights_path)
-cohort = load_cohort(manifest)
+cohort, upright_note = upright_by_stage1(load_cohort(manifest), artifacts, profile, upright_images)
 out = store.stage_dir(overall.STAGE, artifacts)
 pd.set_option("display.precision", 2)
 
@@ -64,7 +66,8 @@ pd.set_option("display.precision", 2)
 # true score. The split is patient-disjoint, taken from the cohort's folds (one fold for testing, the
 # next for validation, the rest for training).
 #
-# Each hand (left hands mirrored to the right) or bilateral radiograph is padded to a square and cached
+# Each hand (left hands mirrored to the right) or bilateral radiograph, turned upright by stage 1's
+# predicted quarter turn (`upright_images`), is padded to a square and cached
 # once at a side slightly above the input size. Training crops follow the paper: rescale by 0.9-1.0,
 # random crop, horizontal flip, brightness and contrast by up to 10 %, rotation by 0, 90, 180 or
 # 270 degrees, then normalisation with the training images' pixel mean and sd. Evaluation uses the whole
@@ -79,6 +82,7 @@ display(Markdown(f"Profile `{profile}`: input {settings.input_size} px, {setting
                  f"{'' if settings.patience is None else f' (early stopping after {settings.patience})'}, blocks per "
                  f"stage {settings.layers}, width multiplier {settings.width_mult}; loss {make_loss(settings)}; "
                  f"variants {', '.join(settings.variants)}."))
+display(Markdown(upright_note))
 result = overall.run(cohort, settings, seed=seed, device=device, artifacts_root=artifacts,
                      bundle_dir=out / BUNDLE_DIR)
 data = result.data

@@ -1,6 +1,7 @@
 """Reading and checking cohorts: one manifest (:mod:`~ra_lib.cohort.manifest`), a layout adapter
 (:mod:`~ra_lib.cohort.adapters`), row and image checks (:mod:`~ra_lib.cohort.validation`), and the
-pseudonymised per-hand :class:`Cohort` every stage reads.
+pseudonymised per-hand :class:`Cohort` every stage reads, which :mod:`~ra_lib.cohort.upright` turns upright
+by an orientation table.
 
 ``load_cohort(manifest)`` loads (raising :class:`~ra_lib.core.errors.ManifestError` with every
 problem); ``check(manifest)`` only lists the problems; ``python -m ra_lib.cohort check MANIFEST``

@@ -35,6 +35,9 @@ class Cohort:
     folds: pd.DataFrame
     foot_scores: pd.DataFrame
     warnings: list[Problem] = field(default_factory=list)
+    #: Counter-clockwise quarter turns given to an image as it loads (:func:`ra_lib.cohort.upright.upright_cohort`);
+    #: the tables describe the turned image.
+    quarter_turns: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._paths = dict(zip(self.images["image_id"], self.images["path"]))
@@ -49,8 +52,15 @@ class Cohort:
         return self.data_root / self._paths[image_id]
 
     def load_image(self, image_id: str) -> np.ndarray:
-        """The whole radiograph as float32 in [0, 1], bone bright (see :func:`ra_lib.cohort.imageio.read_image`)."""
-        return read_image(self.image_path(image_id))[0]
+        """The whole radiograph as float32 in [0, 1], bone bright (see :func:`ra_lib.cohort.imageio.read_image`),
+        turned by its :attr:`quarter_turns`."""
+        image = read_image(self.image_path(image_id))[0]
+        turns = self.quarter_turns.get(image_id, 0)
+        if not turns:
+            return image
+        from ra_lib.core import geometry  # torch: imported only when an image is turned
+
+        return geometry.rotate90(image, turns)
 
     def load_hand(self, hand_id: str, size: int | tuple[int, int] | None = None,
                   mirror_to_right: bool = False) -> np.ndarray:
@@ -108,7 +118,8 @@ def _assemble(checked: CheckedTables) -> Cohort:
     patient_of = dict(zip(images["image_id"], images["patient"]))
     landmarks = checked.landmarks.copy()
     landmarks["hand_id"] = [schema.hand_id(i, h) for i, h in zip(landmarks["image_id"], landmarks["hand"])]
-    hands = hand_table(images, landmarks, checked.data_root)
+    paths = dict(zip(images["image_id"], images["path"]))
+    hands = hand_table(images, landmarks, lambda image_id: read_image(checked.data_root / paths[image_id])[0])
 
     scores = checked.scores.copy()
     scores["hand_id"] = [schema.hand_id(i, h) for i, h in zip(scores["image_id"], scores["hand"])]
@@ -125,7 +136,7 @@ def _assemble(checked: CheckedTables) -> Cohort:
 
     return Cohort(
         manifest=checked.manifest, data_root=checked.data_root,
-        images=_typed(images, schema.COHORT_IMAGE_COLUMNS),
+        images=_typed(images, schema.COHORT_IMAGE_COLUMNS, width=int, height=int),
         hands=_typed(hands, schema.COHORT_HAND_COLUMNS, x0=int, x1=int),
         scores=_typed(scores, schema.COHORT_SCORE_COLUMNS, grade=int, eroded_pct=float),
         landmarks=_typed(landmarks, schema.COHORT_LANDMARK_COLUMNS, x=float, y=float),

@@ -7,23 +7,23 @@ viewer's left (posteroanterior convention).
 """
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from ra_lib.cohort import schema
-from ra_lib.cohort.imageio import read_image
 from ra_lib.core.errors import ImageReadError, ManifestError, Problem
 
 
-def hand_table(images: pd.DataFrame, landmarks: pd.DataFrame, root: Path) -> pd.DataFrame:
-    """One row per hand (``COHORT_HAND_COLUMNS``); raise :class:`ManifestError` listing every image that
-    had to be decoded for its split and could not be."""
+def hand_table(images: pd.DataFrame, landmarks: pd.DataFrame, load_image: Callable[[str], np.ndarray]) -> pd.DataFrame:
+    """One row per hand (``COHORT_HAND_COLUMNS``) of ``images`` (with ``width``), ``load_image(image_id)``
+    decoding the both-hands images that landmarks cannot split; raise :class:`ManifestError` listing every
+    image that had to be decoded and could not be."""
     by_image = {image_id: group for image_id, group in landmarks.groupby("image_id")}
     rows, problems = [], []
-    for image_id, relative, patient, view, width in zip(images["image_id"], images["path"], images["patient"],
-                                                        images["view"], images["width"]):
+    for image_id, patient, view, width in zip(images["image_id"], images["patient"], images["view"],
+                                              images["width"]):
         hands = schema.VIEW_TO_HANDS[view]
         width = int(width)
         if len(hands) == 1:
@@ -32,7 +32,7 @@ def hand_table(images: pd.DataFrame, landmarks: pd.DataFrame, root: Path) -> pd.
             split, left_side = split_by_landmarks(by_image.get(image_id))
             if split is None:
                 try:
-                    split, left_side = split_column(read_image(root / relative)[0]), "R"
+                    split, left_side = split_column(load_image(image_id)), "R"
                 except ImageReadError as exc:
                     problems.append(Problem(exc.path, None, "path", f"{exc.reason} (needed to split the hands)"))
                     continue

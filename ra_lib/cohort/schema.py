@@ -31,8 +31,8 @@ FOLD_COLUMNS = ("patient_id", "fold")
 
 # --- cohort tables (pseudonymised, what stages read) --------------------------------
 #: ``patient`` is a salted-hash pseudonym (``P-`` + 10 hex digits); ``hand_id`` is
-#: ``f"{image_id}:{hand}"``.
-COHORT_IMAGE_COLUMNS = ("image_id", "path", "patient", "study_date", "view", "body_part")
+#: ``f"{image_id}:{hand}"``; ``width`` and ``height`` are pixels of the image as the cohort shows it.
+COHORT_IMAGE_COLUMNS = ("image_id", "path", "patient", "study_date", "view", "body_part", "width", "height")
 COHORT_HAND_COLUMNS = ("hand_id", "image_id", "patient", "hand", "x0", "x1")  # column span in image
 COHORT_SCORE_COLUMNS = ("hand_id", "image_id", "patient", "hand", "kind", "site", "grade", "eroded_pct")
 COHORT_LANDMARK_COLUMNS = ("hand_id", "image_id", "hand", "landmark", "x", "y")

@@ -1,5 +1,5 @@
-"""Image geometry, one implementation each: resize, pad to a square, mirror, quarter turns, orientation
-(mirror then quarter turns) and its inverse, crop around a point, affine warp.
+"""Image geometry, one implementation each: resize, pad to a square, mirror, quarter turns of images and of
+pixel coordinates, orientation (mirror then quarter turns) and its inverse, crop around a point, affine warp.
 
 Images are float32 arrays (or tensors) with the last two axes ``(height, width)``. Every stage
 resizes, crops and warps through these functions so that a hand looks the same to every model.
@@ -52,6 +52,21 @@ def rotate90(image, quarter_turns: int):
     if torch.is_tensor(image):
         return torch.rot90(image, quarter_turns, dims=(-2, -1))
     return np.ascontiguousarray(np.rot90(image, quarter_turns, axes=(-2, -1)))
+
+
+def rotate90_points(x, y, quarter_turns: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(x, y)`` (x right, y down, pixel centres at integers) of a ``height`` x ``width``
+    image moved as :func:`rotate90` moves its pixels: exact for pixel centres and sub-pixel positions on a
+    binary grid (1/256 px), otherwise to float rounding (below 1e-12 px)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    turns = int(quarter_turns) % 4
+    if turns == 1:
+        return y, (width - 1) - x
+    if turns == 2:
+        return (width - 1) - x, (height - 1) - y
+    if turns == 3:
+        return (height - 1) - y, x
+    return x, y
 
 
 def orient(image, rot90_k: int, mirrored: bool):

@@ -50,6 +50,30 @@ def test_mirror_and_rotate90_on_arrays_and_tensors():
     assert torch.equal(geometry.rotate90(tensor, 3), torch.from_numpy(np.rot90(image, 3).copy()))
 
 
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, -1, 5])
+def test_rotate90_points_follow_every_pixel_centre_of_the_turned_image(turns):
+    height, width = 5, 7
+    rows, cols = np.mgrid[0:height, 0:width]
+    labels = (rows * width + cols).astype(np.float32)
+    x, y = geometry.rotate90_points(cols.ravel(), rows.ravel(), turns, height, width)
+    turned = geometry.rotate90(labels, turns)
+    np.testing.assert_array_equal(turned[y.astype(int), x.astype(int)], labels.ravel())
+    np.testing.assert_array_equal(x, np.round(x))
+
+
+def test_rotate90_points_round_trip_exactly_on_sub_pixel_positions():
+    rng = np.random.default_rng(0)
+    height, width = 480, 640
+    x, y = rng.uniform(-5, width + 5, 200), rng.uniform(-5, height + 5, 200)
+    sub_pixel = np.round(x * 256) / 256, np.round(y * 256) / 256
+    for turns in range(4):
+        shape = (width, height) if turns % 2 else (height, width)
+        back = geometry.rotate90_points(*geometry.rotate90_points(*sub_pixel, turns, height, width), -turns, *shape)
+        np.testing.assert_array_equal(np.stack(back), np.stack(sub_pixel))
+        back = geometry.rotate90_points(*geometry.rotate90_points(x, y, turns, height, width), -turns, *shape)
+        np.testing.assert_allclose(np.stack(back), np.stack([x, y]), rtol=0, atol=1e-9)
+
+
 def test_crop_square_centres_the_point_and_mirrors_on_request():
     image = np.zeros((21, 21), np.float32)
     image[10, 10] = 1.0

@@ -7,8 +7,9 @@ degrees, and an orientation model (quarter turn and thumb side, SHS_NET's 12 cla
 :mod:`.settings` (knobs, profiles), :mod:`.model` (the CNN), :mod:`.data` (labels, image cache,
 fold-based split), :mod:`.augment` (Tables 1 and 2), :mod:`.train`, :mod:`.evaluate`,
 :mod:`.orientation` (classes, exact variants, ``upright``), :mod:`.orientation_model` (its CNN and
-training), :mod:`.orientation_evaluate` (``orientation.csv``, accuracies), :mod:`.stage` (:func:`run`,
-the result and its headline) and :mod:`.figures` (the chapter's tables and figures).
+training), :mod:`.orientation_evaluate` (``orientation.csv``, accuracies), :mod:`.upright` (the later stages' cohort
+turned upright by ``orientation.csv``), :mod:`.stage` (:func:`run`, the result and its headline) and
+:mod:`.figures` (the chapter's tables and figures).
 """
 from ra_lib.stages.selection.settings import PROFILES, AugmentRanges, SelectionSettings
 from ra_lib.stages.selection.stage import HEADLINE_NAMES, STAGE, SelectionResult, run

@@ -20,6 +20,8 @@ from ra_lib.stages.selection.orientation_model import OrientationCNN, predict_or
 PROBABILITY_COLUMNS = [f"p_{c}" for c in CLASSES]
 PREDICTED_COLUMNS = ["view_pred", "rot90_k_pred", "thumb_side_pred", "orientation_pred", *PROBABILITY_COLUMNS]
 TRUTH_COLUMNS = ["view_true", "rot90_k_true", "thumb_side_true", "orientation_true"]
+#: The artifact (:func:`orientation_table`) that later stages turn their images upright by.
+ORIENTATION_FILE = "orientation.csv"
 #: ``orientation.csv``: one row per hand image as stored.
 TABLE_COLUMNS = ["image_id", "split", *TRUTH_COLUMNS, *PREDICTED_COLUMNS]
 #: One row per test hand and variant (``turns``, ``mirrored``: :func:`ra_lib.core.geometry.orient`).

@@ -115,10 +115,7 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     are written there as a model bundle (:func:`write_bundle`; an old one is removed when nothing is trained).
     """
     device = select_device(device) if isinstance(device, str) else device
-    images = cohort.images.reset_index(drop=True).copy()
-    images["class"] = view_classes(images["view"])
-    images = images.join(split_images(images["patient"], cohort.folds, settings.test_fraction,
-                                      settings.val_fraction, settings.test_fold))
+    images = split_table(cohort, settings)
     classes, split = images["class"].to_numpy(), images["split"].to_numpy()
     orientation = run_orientation(cohort, images, settings, seed, device, progress)
     reason = single_class_reason(classes, split)
@@ -141,6 +138,14 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     if bundle_dir is not None:
         write_bundle(result, bundle_dir)
     return result
+
+
+def split_table(cohort, settings: SelectionSettings) -> pd.DataFrame:
+    """The cohort's images with their selection ``class``, ``fold`` and ``split`` (train / val / test)."""
+    images = cohort.images.reset_index(drop=True).copy()
+    images["class"] = view_classes(images["view"])
+    return images.join(split_images(images["patient"], cohort.folds, settings.test_fraction, settings.val_fraction,
+                                    settings.test_fold))
 
 
 def write_bundle(result: SelectionResult, folder: str | Path) -> Path:
