@@ -24,13 +24,15 @@ profile = "quick"
 seed = 0
 artifacts = "_build/artifacts"
 gallery_images = 8  # radiographs shown in the gallery
+compare_manifest = None  # a real cohort's manifest (any layout) to compare the images with; None: no comparison
+compare_images = 60  # hand images measured per cohort in the comparison
 
 # %% tags=["remove-cell"]
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from ra_lib.cohort import load_cohort
+from ra_lib.cohort import comparison, comparison_figures, load_cohort
 from ra_lib.cohort import summary as cohort_summary
 from ra_lib.core import artifacts as store
 from ra_lib.core import plots
@@ -158,6 +160,54 @@ else:
 # %% [markdown]
 # Figure: the same MCP joint rendered at every JSN grade (top) and erosion grade (bottom).
 #
+# ## Beside a real cohort
+#
+# Whether the cohort's radiographs look like real ones, measured on at most `compare_images` hand images of
+# each cohort (the same draw on every run), read as every stage reads them (each image scaled to [0, 1] by its
+# own window, bone bright): the intensity histograms, the share of the frame the hand covers (everything
+# brighter than the background by an Otsu threshold, so markers and bright collimated borders count too),
+# the image size and, where a cohort has landmarks, the finger spacing (the median gap between neighbouring
+# MCP or PIP centres of fingers 2-5 over the hand's proximal-phalanx length, free of pixel size).
+
+# %%
+if compare_manifest is None:
+    display(Markdown("*No real cohort was given to compare with: build the book with `--param "
+                     "00_cohort:compare_manifest=PATH` (the manifest of a real cohort, any layout) to add it.*"))
+else:
+    reference = comparison.load_reference(compare_manifest)
+    samples = [comparison.describe_images(c, compare_images, seed) for c in (cohort, reference)]
+    distances = comparison.histogram_distances(*samples)
+    display(comparison.summary_table(samples))
+
+# %%
+if compare_manifest is not None:
+    display(Markdown(f"Earth mover's distance between the two mean intensity histograms: "
+                     f"{distances['frame']:.3f} over the whole frame and {distances['hand']:.3f} over the hand "
+                     "(in intensity units: how far, on average, a pixel of one must move to match the other)."))
+    plots.show(comparison_figures.plot_histograms(samples),
+               "Step plots of the share of pixels at each intensity, one line per cohort, for the whole frame "
+               "and for the hand only.")
+    display(Markdown("Figure: mean intensity histograms of the two cohorts, whole frame (log scale) and hand only."))
+
+# %%
+if compare_manifest is not None:
+    plots.show(comparison_figures.plot_distributions(samples),
+               "Box plots per cohort of the hand's share of the frame and, for hands with landmarks, of the "
+               "MCP and PIP gaps over the proximal-phalanx length.")
+    display(Markdown("Figure: the hand's share of each image and the finger spacing of each hand with landmarks, "
+                     "per cohort (one dot per image or hand)."))
+
+# %%
+if compare_manifest is not None:
+    plots.show(comparison_figures.plot_gallery([cohort, reference], samples),
+               "A row of radiographs from each cohort, named by cohort and index.")
+    display(Markdown("Figure: the first measured images of each cohort, side by side.\n\n"
+                     "The book trains nothing on the real cohort, so it gives no transfer numbers: "
+                     "`bench/transfer.py --real FOLDER` trains stage 1 on a synthetic cohort and prints "
+                     "`transfer/selection_accuracy` and `transfer/selection_accuracy_upright` on real images laid "
+                     "out as `FOLDER/hands_orientation/labels.csv` (it does not read manifests)."))
+
+# %% [markdown]
 # ## Readers
 #
 # Independent re-gradings of the same joints, used by stages 3 and 6 to place models beside human
