@@ -11,7 +11,7 @@ concatenated into a fully connected head). The test fold is seen by neither the 
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from ra_lib.core import geometry
 from ra_lib.stages.classification.models import FeatureClassifier, JointClassifier
 from ra_lib.stages.classification.samples import Samples
 from ra_lib.stages.classification.settings import ClassificationSettings
-from ra_lib.stages.classification.train import FoldRun, augmentation_matrices, train_samples
+from ra_lib.stages.classification.train import FoldRun, SampleBatches, augmentation_matrices, train_samples
 
 #: The group name of the encoder's training samples: every joint group of the kind.
 ALL_GROUPS = "all"
@@ -57,33 +57,25 @@ def encode(backbone: torch.nn.Module, images: torch.Tensor, settings: Classifica
     return torch.stack(views)
 
 
-class FeatureBatches:
+class FeatureBatches(SampleBatches):
     """Mini-batches ``(features (B, k, F), targets (B, k))`` from :func:`encode`'s views.
 
     ``crop_idx`` ``-1`` takes the zero image's features; augmented items take a random augmented view per
-    crop (drawn once with ``rng``), the others view 0. Shuffled each pass with ``generator`` when ``shuffle``.
+    crop (drawn once with ``rng``), the others view 0.
     """
 
     def __init__(self, features: torch.Tensor, crop_idx: np.ndarray, labels: np.ndarray, batch_size: int,
                  augmented: np.ndarray, rng: np.random.Generator, shuffle: bool = False,
                  generator: torch.Generator | None = None):
+        super().__init__(labels, batch_size, shuffle, generator)
         self.features = features
         self.crop_idx = torch.as_tensor(np.where(crop_idx < 0, features.shape[1] - 1, crop_idx))
         n_views = features.shape[0]
         drawn = rng.integers(1, n_views, crop_idx.shape) if n_views > 1 else np.zeros(crop_idx.shape, np.int64)
         self.views = torch.as_tensor(np.where(np.asarray(augmented, bool)[:, None], drawn, 0))
-        self.labels = torch.as_tensor(labels, dtype=torch.float32)
-        self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
 
-    def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.labels)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            yield self.features[self.views[idx], self.crop_idx[idx]], self.labels[idx]
+    def inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.features[self.views[idx], self.crop_idx[idx]]
 
 
 def train_head(features: torch.Tensor | None, backbone: torch.nn.Module | None, samples: Samples,

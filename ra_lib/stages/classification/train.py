@@ -41,21 +41,17 @@ def augmentation_matrices(shape: tuple[int, int], settings: ClassificationSettin
     return theta.reshape(*shape, 2, 3)
 
 
-class CropBatches:
-    """Mini-batches ``(crops (B, k, H, W), targets (B, k))``; augmented items warped on the fly.
+class SampleBatches:
+    """Mini-batches ``(inputs, targets (B, k))`` of samples, shuffled each pass with ``generator`` when
+    ``shuffle``; a subclass gives the inputs of the samples at positions ``idx`` (:meth:`inputs`)."""
 
-    ``crop_idx`` ``-1`` gives a zero image. Shuffled each pass with ``generator`` when ``shuffle``.
-    """
-
-    def __init__(self, images: torch.Tensor, crop_idx: np.ndarray, labels: np.ndarray, batch_size: int,
-                 augmented: np.ndarray | None = None, thetas: torch.Tensor | None = None,
-                 shuffle: bool = False, generator: torch.Generator | None = None):
-        self.images = torch.cat([images, images.new_zeros((1, *images.shape[1:]))])
-        self.crop_idx = torch.as_tensor(np.where(crop_idx < 0, len(images), crop_idx))
+    def __init__(self, labels: np.ndarray, batch_size: int, shuffle: bool = False,
+                 generator: torch.Generator | None = None):
         self.labels = torch.as_tensor(labels, dtype=torch.float32)
-        self.augmented = torch.as_tensor(augmented if augmented is not None else np.zeros(len(labels), bool))
-        self.thetas = thetas
         self.batch_size, self.shuffle, self.generator = batch_size, shuffle, generator
+
+    def inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return -(-len(self.labels) // self.batch_size)
@@ -65,14 +61,33 @@ class CropBatches:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
-            crops = self.images[self.crop_idx[idx]]
-            aug = self.augmented[idx]
-            if aug.any():
-                _, k, height, width = crops.shape
-                moved = geometry.warp(crops[aug].reshape(-1, 1, height, width),
-                                      self.thetas[idx][aug].reshape(-1, 2, 3), padding="border")
-                crops[aug] = moved.reshape(-1, k, height, width)
-            yield crops, self.labels[idx]
+            yield self.inputs(idx), self.labels[idx]
+
+
+class CropBatches(SampleBatches):
+    """Mini-batches ``(crops (B, k, H, W), targets (B, k))``; augmented items warped on the fly.
+
+    ``crop_idx`` ``-1`` gives a zero image.
+    """
+
+    def __init__(self, images: torch.Tensor, crop_idx: np.ndarray, labels: np.ndarray, batch_size: int,
+                 augmented: np.ndarray | None = None, thetas: torch.Tensor | None = None,
+                 shuffle: bool = False, generator: torch.Generator | None = None):
+        super().__init__(labels, batch_size, shuffle, generator)
+        self.images = torch.cat([images, images.new_zeros((1, *images.shape[1:]))])
+        self.crop_idx = torch.as_tensor(np.where(crop_idx < 0, len(images), crop_idx))
+        self.augmented = torch.as_tensor(augmented if augmented is not None else np.zeros(len(labels), bool))
+        self.thetas = thetas
+
+    def inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        crops = self.images[self.crop_idx[idx]]
+        aug = self.augmented[idx]
+        if aug.any():
+            _, k, height, width = crops.shape
+            moved = geometry.warp(crops[aug].reshape(-1, 1, height, width),
+                                  self.thetas[idx][aug].reshape(-1, 2, 3), padding="border")
+            crops[aug] = moved.reshape(-1, k, height, width)
+        return crops
 
 
 def prepare_images(images: np.ndarray, size: int) -> torch.Tensor:
