@@ -81,8 +81,9 @@ PROFILES: dict[str, dict] = {
 PROFILES["paper"] = PROFILES["paper001"]
 
 #: Display conventions as in hospital archives (the real samples: 40 of 64 single hands thumb right, a
-#: quarter of the images at each quarter turn). Off by default: the book's later stages assume upright
-#: hands in one convention until stage 1 predicts rotation and thumb side (issue 17).
+#: quarter of the images at each quarter turn). Off by default: stages 2, 3 and 5 turn images upright by
+#: stage 1's predicted quarter turns, but stage 2 mirrors hands by side (one display convention per side,
+#: read off the labelled hands), not yet by each image's predicted thumb side.
 ARCHIVE_DISPLAY = {"rotated_fraction": 0.75, "dorsal_fraction": 0.6}
 
 _GRADE_FIELDS = {f.name for f in dataclasses.fields(GradeParams)}
