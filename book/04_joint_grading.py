@@ -80,8 +80,8 @@ pd.set_option("display.precision", 3)
 # next fold validates (early stopping and the choice of the best epoch), the rest train. Stage 5 can
 # therefore add up these grades per test hand and compare them with its direct regression. (Paper 002
 # held out 10 % and does not mention early stopping; paper 004 stopped its models early.) One call trains
-# every model of this page (the plain graders, paper 002's, are kept as a model bundle in `bundle/` for
-# chapter 7's grades of new radiographs):
+# every model of this page (the graders of remedy (b), oversampling with augmentation, are kept as a model
+# bundle in `bundle/` for chapter 7's grades of new radiographs, and stage 5 sums their grades):
 
 # %%
 result = grading.run(cohort, settings, seed=seed, device=dev, crop_store=crops, bundle_dir=out / BUNDLE_DIR)

@@ -1,7 +1,7 @@
 """Stage 4's model bundle: the grader of each kind trained with the main remedy, for joints of new radiographs.
 
-The bundle keeps one network per kind, of :func:`bundle_method` (:data:`~.settings.MAIN_METHOD`, paper 002's
-plain grader, when the profile trains it), and how stage 2's crop store cut the crops
+The bundle keeps one network per kind, of :func:`bundle_method` (:data:`~.settings.MAIN_METHOD`, paper 004's
+oversampling with augmentation, when the profile trains it), and how stage 2's crop store cut the crops
 (:func:`ra_lib.stages.detection.crops.crop_geometry`). :class:`GradeModel` gives each crop's grade
 distribution, its expected grade and its 10-90 % interval (:data:`~.regression.INTERVAL`).
 """

@@ -33,8 +33,8 @@ from ra_lib.stages.overall_score.train import (MEAN_BASELINE, PREDICTION_COLUMNS
                                                make_loss, mean_baseline, model_kwargs, train_variant)
 
 STAGE = contracts.OVERALL_SCORE
-#: Stage 4's grading method whose summed grades are the headline's ``joint_sum``: paper 002's grader as it
-#: is (``plain`` in stage 4's ``grade_predictions.csv``, docs/ARTIFACTS.md); the page shows every method.
+#: Stage 4's grading method whose summed grades are the headline's ``joint_sum``: its main remedy
+#: (``oversample_aug`` in stage 4's ``grade_predictions.csv``, docs/ARTIFACTS.md); the page shows every method.
 JOINT_SUM_METHOD = MAIN_METHOD
 #: Headline name of each row of the test table (``variant`` column, as in ``predictions.csv``).
 HEADLINE_VARIANTS = {**{v: v for v in ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", MEAN_BASELINE)},

@@ -75,7 +75,7 @@ def test_joint_sum_comparison_on_shared_test_units():
                           "split": ["test", "test", "train"]})
     predictions = units.assign(variant="IRB", score_true=31.0, score_pred=[30.0, 20.0, 31.0])
     table = evaluate.joint_sum_comparison(grade_predictions(["a:L", "c:R"]), units, predictions)
-    assert table["variant"].tolist() == ["IRB", evaluate.joint_sum_variant("plain"),
+    assert table["variant"].tolist() == ["IRB", evaluate.joint_sum_variant("oversample_aug"),
                                          evaluate.joint_sum_variant("class_weights")]
     assert table["n"].tolist() == [1, 1, 1] and table["mae"].tolist() == [1.0, 31.0, 31.0]
     assert evaluate.joint_sum_comparison(grade_predictions(["c:R"]), units, predictions) is None
