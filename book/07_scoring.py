@@ -165,9 +165,14 @@ elif truth is not None:
 # Each found joint of a hand the cohort grades is set beside its true grade: how well P(damaged) ranks
 # damaged (grade $\geq 1$) above intact joints (ROC-AUC, 0.5 is chance), how often P(damaged) $\geq 0.5$ is
 # right, how often the most likely grade is the true one (exactly, or within one grade), the mean absolute
-# error of the expected grade and the share of true grades inside the 10-90 % interval. On stage 3's and 4's
-# own test folds the same models reached the numbers of their bundles above; here they work from detected
-# centres on images turned upright by a model, so every earlier step's errors add up.
+# error of the expected grade and the share of true grades inside the 10-90 % interval.
+#
+# ```{warning}
+# These images are held out from stage 1 only. Stage 3's bundle averages its fold models, each trained on
+# six of the eight folds, and stages 2, 4 and 5 trained on their own splits, so most of these patients were
+# in some joint model's training data: the joint and hand figures here are optimistic. The out-of-fold
+# figures of chapters 3-5 are the honest ones.
+# ```
 
 # %%
 if truth is not None and len(truth.joints):

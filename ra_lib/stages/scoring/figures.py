@@ -47,7 +47,8 @@ def held_out_images(artifacts_root: str | Path, cohort, max_images: int | None) 
     predictions = store.read_table(contracts.SELECTION, "predictions.csv", artifacts_root)
     test = predictions.loc[predictions["split"] == "test", "image_id"].drop_duplicates().tolist()
     if test:
-        ids, source = test, f"the {len(test)} images of stage 1's test split (never seen in training)"
+        ids, source = test, (f"the {len(test)} images of stage 1's test split (never seen by stage 1's models; "
+                             "the joint and score models of stages 2-5 trained on some of these patients)")
     else:
         ids = cohort.images["image_id"].tolist()
         source = f"all {len(ids)} images of the cohort (stage 1 trained nothing, so there is no held-out split)"
