@@ -3,6 +3,10 @@
 Paper 001 splits its patients into eight patient-disjoint subsets and, for each test subset,
 trains on six, stops early on one (validation) and tests on the last. Here the validation fold
 of test fold ``k`` is the next fold, ``k + 1`` modulo the number of folds.
+
+Every stage tests on fold :data:`HELD_OUT_FOLD`: stage 1's first test fold, stage 3's first predicted
+fold, stages 4 and 5's test fold; stage 2 labels its training hands in the other folds first. So the
+patients of that fold are out of sample for every model the book saves, and chapter 7 scores them.
 """
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+#: The fold every stage tests on and no saved model trains on (chapter 7 scores its patients).
+HELD_OUT_FOLD = 0
 
 
 def patient_folds(patients: Iterable[str], n_folds: int, seed: int) -> pd.DataFrame:

@@ -49,14 +49,24 @@ def write_bundle(result: "ClassificationResult", images: pd.DataFrame, crop_geom
 
 class DamageModel:
     """Stage 3's SISO models from the bundle: P(damaged), grade >= 1, of a joint crop, the mean over the fold
-    models of its kind and group. ``crop_geometry``: how its crops must be cut."""
+    models of its kind and group. ``crop_geometry``: how its crops must be cut.
 
-    def __init__(self, bundle: bundles.Bundle):
+    With ``held_out_fold`` only the models of that test fold are kept: they never trained on its patients,
+    so the cohort's own patients of that fold are scored out of sample. A bundle without them raises
+    :class:`ra_lib.core.bundles.BundleError`.
+    """
+
+    def __init__(self, bundle: bundles.Bundle, held_out_fold: int | None = None):
         settings = bundle.settings
         self.input_size = int(settings["crop_size"])
         self.crop_geometry = bundle.extra["crop_geometry"]
         self.models: dict[tuple[str, str], dict[int, torch.nn.Module]] = {}
-        for spec in bundle.extra["models"]:
+        specs = [spec for spec in bundle.extra["models"] if held_out_fold in (None, int(spec["fold"]))]
+        if not specs:
+            folds = sorted({int(spec["fold"]) for spec in bundle.extra["models"]})
+            raise bundles.BundleError(f"stage 3's bundle has no model that held out fold {held_out_fold} "
+                                      f"(its models held out folds {folds})")
+        for spec in specs:
             network = crop_model(ClassificationSettings(**{**settings, "weights_path": None}), 1)
             network.load_state_dict(bundle.state_dict(spec["name"]))
             self.models.setdefault((spec["kind"], spec["group"]), {})[int(spec["fold"])] = network.eval()

@@ -3,20 +3,24 @@
 Paper 001 labelled 20 randomly chosen radiographs to train DeepLabCut. Here the hands of whole
 patients, taken in the order of the cohort's patient folds (``cohort.folds``, computed from the raw
 patient ids), fill the ``n_train`` training places, then ``n_test`` held-out places; every other
-labelled hand is scored. The order never depends on the pseudonyms (their salt differs between
-machines): folds are visited from fold ``seed`` on, and within a fold patients are ordered by their
-first hand id, then shuffled with ``seed``.
+labelled hand is scored. Folds are visited from the one after :data:`ra_lib.cohort.folds.HELD_OUT_FOLD`
+on, cyclically, so the fold every stage tests on comes last and trains the detectors only when the other
+folds hold too few labelled hands. The order never depends on the pseudonyms (their salt differs between
+machines): within a fold patients are ordered by their first hand id, then shuffled with ``seed``.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ra_lib.cohort.folds import HELD_OUT_FOLD
+
 SPLITS = ("train", "test", "eval")
 
 
 def patient_order(cohort, patients, seed: int = 0) -> list[str]:
-    """``patients`` (pseudonyms) in a salt-independent order drawn from their folds and ``seed``.
+    """``patients`` (pseudonyms) in a salt-independent order: fold by fold from the one after the held-out
+    fold, shuffled with ``seed`` within each fold.
 
     Raises ``ValueError`` naming the count of patients without a fold.
     """
@@ -26,7 +30,7 @@ def patient_order(cohort, patients, seed: int = 0) -> list[str]:
         raise ValueError(f"{len(missing)} patient(s) with labelled hands have no fold in the cohort's folds")
     first_hand = cohort.hands.groupby("patient")["hand_id"].min()
     fold_ids = sorted({fold_of[p] for p in patients})
-    start = seed % len(fold_ids) if fold_ids else 0
+    start = sum(fold <= HELD_OUT_FOLD for fold in fold_ids) % max(1, len(fold_ids))
     rng = np.random.default_rng(seed)
     order = []
     for fold in fold_ids[start:] + fold_ids[:start]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ra_lib.cohort.folds import HELD_OUT_FOLD
+
 PLAIN, OVERSAMPLE, CLASS_WEIGHTS = "plain", "oversample_aug", "class_weights"
 #: Paper 004's imbalance remedies (a), (b), (c).
 METHODS = (PLAIN, OVERSAMPLE, CLASS_WEIGHTS)
@@ -58,7 +60,7 @@ class GradingSettings:
     max_rotation_deg: float = 25.0
     max_shear_rad: float = 0.1
     max_zoom: float = 0.1
-    test_fold: int = 0
+    test_fold: int = HELD_OUT_FOLD
     methods: tuple[str, ...] = METHODS
     regression_methods: tuple[str, ...] = REGRESSION_METHODS
     grade_cdf: bool = True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ra_lib.cohort.folds import HELD_OUT_FOLD
 from ra_lib.cohort.sites import MAX_HAND_SCORE
 from ra_lib.stages.overall_score.models import RESNET50_LAYERS, VARIANTS
 
@@ -52,7 +53,7 @@ class OverallScoreSettings:
     expansion: int = 6
     loss_delta: float = 1.0
     loss_alpha: float | None = None
-    test_fold: int = 0
+    test_fold: int = HELD_OUT_FOLD
     weights_path: str | None = None
 
     def __post_init__(self) -> None:

@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ra_lib.core import artifacts as store
+from ra_lib.cohort.folds import HELD_OUT_FOLD
 from ra_lib.core import bundles, contracts, plots
 from ra_lib.stages.scoring.models import bundle_folder
 
 #: The headline number shown beside each bundle.
 BUNDLE_METRICS = {contracts.SELECTION: "accuracy/two_binary_fused",
                   contracts.DETECTION: "detection_rate/dlc_refined/erosion",
-                  contracts.CLASSIFICATION: "roc_auc/siso/erosion", contracts.GRADING: "accuracy/plain/erosion",
+                  contracts.CLASSIFICATION: "roc_auc/siso/erosion",
+                  contracts.GRADING: "balanced_accuracy/oversample_aug/erosion",
                   contracts.OVERALL_SCORE: "mae/IRB"}
 
 
@@ -39,19 +40,13 @@ def bundle_table(artifacts_root: str | Path, cohort_images: pd.DataFrame) -> pd.
     return pd.DataFrame(rows)
 
 
-def held_out_images(artifacts_root: str | Path, cohort, max_images: int | None) -> tuple[list[str], str]:
-    """Image ids of stage 1's test split (at most ``max_images``) and a sentence saying where they come from.
-
-    Without stage-1 predictions (a single-class cohort) every image of the cohort is taken.
-    """
-    predictions = store.read_table(contracts.SELECTION, "predictions.csv", artifacts_root)
-    test = predictions.loc[predictions["split"] == "test", "image_id"].drop_duplicates().tolist()
-    if test:
-        ids, source = test, (f"the {len(test)} images of stage 1's test split (never seen by stage 1's models; "
-                             "the joint and score models of stages 2-5 trained on some of these patients)")
-    else:
-        ids = cohort.images["image_id"].tolist()
-        source = f"all {len(ids)} images of the cohort (stage 1 trained nothing, so there is no held-out split)"
+def held_out_images(cohort, max_images: int | None) -> tuple[list[str], str]:
+    """Image ids of the patients of the held-out fold (:data:`ra_lib.cohort.folds.HELD_OUT_FOLD`, at most
+    ``max_images``) and a sentence saying where they come from."""
+    fold_of = dict(zip(cohort.folds["patient"], cohort.folds["fold"].astype(int)))
+    ids = cohort.images.loc[cohort.images["patient"].map(fold_of) == HELD_OUT_FOLD, "image_id"].tolist()
+    source = (f"the {len(ids)} images of the patients of fold {HELD_OUT_FOLD}, the fold every stage tested on and "
+              "no saved model trained on")
     return ids[:max_images] if max_images else ids, source
 
 

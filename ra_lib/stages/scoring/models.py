@@ -45,10 +45,11 @@ class ModelSource:
 
     artifacts_root: str
     fingerprint: str
+    held_out_fold: int | None = None
 
     def load(self) -> "ScoringModels":
         """The models, checked against the fingerprint the run started with."""
-        models = ScoringModels.load(self.artifacts_root)
+        models = ScoringModels.load(self.artifacts_root, self.held_out_fold)
         if models.fingerprint != self.fingerprint:
             raise RuntimeError(f"the model bundles under {self.artifacts_root} changed during the run; score again")
         return models
@@ -143,13 +144,16 @@ class ScoringModels:
     fingerprint: str
 
     @classmethod
-    def load(cls, artifacts_root: str | Path) -> "ScoringModels":
-        """The bundles of stages 1 to 5 under ``artifacts_root``; reasons name files relative to it."""
+    def load(cls, artifacts_root: str | Path, held_out_fold: int | None = None) -> "ScoringModels":
+        """The bundles of stages 1 to 5 under ``artifacts_root``; reasons name files relative to it. With
+        ``held_out_fold``, stage 3's P(damaged) comes from that fold's model alone (:class:`DamageModel`)."""
         loaded, missing, described, prints = {}, {}, {}, {}
+        options = {contracts.CLASSIFICATION: {"held_out_fold": held_out_fold}}
         for stage, build in BUILDERS.items():
             try:
                 bundle = bundles.load_bundle(bundle_folder(artifacts_root, stage), stage)
-                loaded[stage], prints[stage], described[stage] = build(bundle), bundle.fingerprint, describe(bundle)
+                loaded[stage] = build(bundle, **options.get(stage, {}))
+                prints[stage], described[stage] = bundle.fingerprint, describe(bundle)
             except bundles.BundleError as error:
                 reason = str(error).replace(f"{Path(artifacts_root)}{os.sep}", "")  # the same wherever it loads
                 loaded[stage], missing[stage], prints[stage] = None, reason, "missing"

@@ -96,8 +96,9 @@ def run(inputs: Sequence[ScoringInput], artifacts_root: str | Path, out_dir: str
     start = time.perf_counter()
     out_dir = Path(out_dir)
     store = ResultStore(out_dir)
-    models = ScoringModels.load(artifacts_root)
-    source = ModelSource(str(Path(artifacts_root).resolve()), models.fingerprint)  # workers may run elsewhere
+    models = ScoringModels.load(artifacts_root, settings.held_out_fold)
+    source = ModelSource(str(Path(artifacts_root).resolve()), models.fingerprint,  # workers may run elsewhere
+                         settings.held_out_fold)
     keys, tasks = [], {}
     for item in tqdm(inputs, desc="hashing", unit="file", disable=not progress, leave=False):
         content = content_key(item.path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ra_lib.cohort.folds import HELD_OUT_FOLD
 from ra_lib.evaluation.published import SELECTION_RESULTS, SELECTION_TRAIN_IMAGES
 
 #: Paper 000's split: 206 test images of 1,047 (the other 841 train).
@@ -70,7 +71,7 @@ class SelectionSettings:
     threshold: float = 0.5
     test_fraction: float = PAPER_TEST_FRACTION
     val_fraction: float = 0.2
-    test_fold: int = 0
+    test_fold: int = HELD_OUT_FOLD
     augment: AugmentRanges = field(default_factory=AugmentRanges)
     orientation_input_size: int = 64
     orientation_width: int = 16

@@ -55,3 +55,15 @@ def test_no_siso_model_removes_an_old_bundle(trained, tmp_path):
     run(cohort, tiny_settings(groups=("MCP",), models=("mimo_one_hand",)), seed=0, device="cpu",
         crop_store=store_for_cohort(cohort), progress=False, bundle_dir=tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()
+
+
+def test_a_held_out_fold_keeps_only_the_model_that_never_trained_on_it(trained):
+    result, store, folder = trained
+    bundle = bundles.load_bundle(folder, contracts.CLASSIFICATION)
+    held_out = DamageModel(bundle, held_out_fold=1)
+    crops = store.images[:4]
+    assert set(held_out.fold_probabilities(crops, "erosion", "MCP")) == {1}
+    np.testing.assert_allclose(held_out.predict(crops, "erosion", ["MCP"] * 4),
+                               DamageModel(bundle).fold_probabilities(crops, "erosion", "MCP")[1])
+    with pytest.raises(bundles.BundleError, match="no model that held out fold 5 \\(its models held out folds"):
+        DamageModel(bundle, held_out_fold=5)

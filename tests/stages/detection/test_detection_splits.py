@@ -5,6 +5,7 @@ import pytest
 
 from fixtures.builders import make_native_cohort
 from ra_lib.cohort import load_cohort
+from ra_lib.cohort.folds import HELD_OUT_FOLD
 from ra_lib.stages.detection import splits
 
 
@@ -35,14 +36,17 @@ def test_split_hands_is_patient_disjoint_and_complete():
         splits.split_hands(cohort, n_train=18, n_test=1)
 
 
-def test_training_patients_come_fold_by_fold_from_the_seed():
-    cohort = _cohort()
+def test_training_patients_come_fold_by_fold_with_the_held_out_fold_last():
+    cohort = _cohort(n_patients=12)
     fold_of = dict(zip(cohort.folds.patient, cohort.folds.fold))
     for seed in (0, 1, 2):
-        order = splits.patient_order(cohort, list(cohort.folds.patient), seed)
-        folds = [fold_of[p] for p in order]
-        assert folds[0] == seed % 3 and folds == sorted(folds, key=lambda f: (f - seed) % 3)
-    assert splits.split_hands(cohort, 4, 2, seed=0) != splits.split_hands(cohort, 4, 2, seed=1)
+        folds = [fold_of[p] for p in splits.patient_order(cohort, list(cohort.folds.patient), seed)]
+        assert folds == [1] * 4 + [2] * 4 + [HELD_OUT_FOLD] * 4
+    split = splits.split_hands(cohort, 8, 4, seed=0)
+    held_out = {p for p, f in fold_of.items() if f == HELD_OUT_FOLD}
+    patient = dict(zip(cohort.hands.hand_id, cohort.hands.patient))
+    assert not {patient[h] for h in split["train"]} & held_out
+    assert splits.split_hands(cohort, 3, 2, seed=0) != splits.split_hands(cohort, 3, 2, seed=1)
 
 
 def test_split_does_not_depend_on_the_pseudonym_salt():

@@ -142,3 +142,11 @@ def test_joint_marks_are_coloured_by_the_highest_predicted_grade():
               {**base, "landmark": "pip3", "detection": "not_found", "grade_pred": None},
               {**base, "landmark": "radius", "x": None, "detection": "not_scored", "grade_pred": None}]
     assert joint_marks(joints) == [(10.0, 20.0, GRADE_COLOURS[3]), (10.0, 20.0, UNGRADED_COLOUR), (10.0, 20.0, None)]
+
+
+def test_a_held_out_fold_scores_with_that_folds_model_alone(joint_build):
+    artifacts, _ = joint_build
+    by_group = ScoringModels.load(artifacts, held_out_fold=1).damage.models
+    assert by_group and all(set(by_fold) == {1} for by_fold in by_group.values())
+    models = ScoringModels.load(artifacts, held_out_fold=7)
+    assert models.damage is None and "no model that held out fold 7" in models.missing[contracts.CLASSIFICATION]

@@ -15,14 +15,14 @@ def test_stage_and_profiles():
 
 
 @pytest.mark.parametrize("knob, value", [("max_images", 0), ("workers", -1), ("uncertain_margin", 0.5),
-                                         ("overlay_side", 10)])
+                                         ("overlay_side", 10), ("held_out_fold", -1)])
 def test_bad_settings_are_refused_by_name(knob, value):
     with pytest.raises(ValueError, match=knob):
         ScoringSettings(**{"max_images": None, "workers": 0, knob: value})
 
 
 def test_result_settings_leave_out_what_does_not_change_a_result():
-    assert set(PROFILES["quick"].result_settings()) == {"uncertain_margin", "overlay_side"}
+    assert set(PROFILES["quick"].result_settings()) == {"uncertain_margin", "overlay_side", "held_out_fold"}
 
 
 @pytest.mark.parametrize("n, workers", [(1, 2), (10, 1), (1000, 2)])
