@@ -18,7 +18,7 @@ upright with its predicted orientation. ``--archive-display`` generates the coho
 show); ``--set`` overrides come after it.
 ``REAL`` defaults to ``../shared/real_samples`` beside the repository; when it is absent the
 benchmark says so and exits 0. The joint-detection transfer (``transfer/detection_rate``,
-``transfer/mean_error_px`` on ``REAL/hands_joints``) is not built yet.
+``transfer/mean_error_px`` on ``REAL/hands_joints``) is ``bench/detection_real_samples.py``.
 """
 from __future__ import annotations
 
