@@ -57,13 +57,15 @@ class ModelSource:
 
 class SelectionModel:
     """Paper 000's Model 1 and Model 2 from stage 1's bundle, fused into one of three classes, and the
-    orientation model when the bundle has one (``orientation`` is ``None`` otherwise)."""
+    orientation model when the bundle has one (``orientation`` is ``None`` otherwise). A bundle trained on a
+    cohort of one hand class has no selection models: every image is taken to be of that class (``assumed``)."""
 
     def __init__(self, bundle: bundles.Bundle):
         settings = bundle.settings
         self.input_size, self.threshold = int(settings["input_size"]), float(settings["threshold"])
+        self.assumed = bundle.extra.get("assumed_class")
         self.networks = {}
-        for task in SELECTION_TASKS:
+        for task in SELECTION_TASKS if self.assumed is None else ():
             network = SelectionCNN(self.input_size, len(bundle.extra["tasks"][task]),
                                    dropout_conv=settings["dropout_conv"], dropout_fc=settings["dropout_fc"])
             network.load_state_dict(bundle.state_dict(task))
@@ -84,14 +86,19 @@ class SelectionModel:
         return decode(predict_orientation(self.orientation, batch)).iloc[0].to_dict()
 
     def predict(self, image: np.ndarray) -> dict:
-        """``selection``, ``p_one_hand`` and ``p_both_hands`` of one grey image in [0, 1]."""
+        """``selection``, ``p_one_hand`` and ``p_both_hands`` of one grey image in [0, 1] (no probabilities
+        when the class is assumed)."""
+        if self.assumed is not None:
+            return {"selection": self.assumed, "p_one_hand": None, "p_both_hands": None}
         batch = torch.from_numpy(geometry.resize(image, self.input_size))[None, None]
         p_one, p_both = (float(predict_proba(self.networks[t], batch)[0, 1]) for t in SELECTION_TASKS)
         return {"selection": str(fuse([p_one], [p_both], self.threshold)[0]), "p_one_hand": p_one,
                 "p_both_hands": p_both}
 
     def uncertain(self, p_one_hand: float, p_both_hands: float, margin: float) -> bool:
-        """Whether the deciding probability lies within ``margin`` of the threshold."""
+        """Whether the deciding probability lies within ``margin`` of the threshold (never for an assumed class)."""
+        if self.assumed is not None:
+            return False
         return abs(max(p_one_hand, p_both_hands) - self.threshold) < margin
 
 
@@ -119,8 +126,12 @@ class ScoreModel:
 
 def describe(bundle: bundles.Bundle) -> str:
     """One line naming a bundle: its fingerprint, training cohort and versions."""
-    return (f"bundle {bundle.fingerprint[:12]}, trained on cohort {bundle.cohort_fingerprint[:12]} "
+    line = (f"bundle {bundle.fingerprint[:12]}, trained on cohort {bundle.cohort_fingerprint[:12]} "
             f"(ra_lib {bundle.versions.get('ra_lib')}, torch {bundle.versions.get('torch')})")
+    if bundle.extra.get("assumed_class"):
+        line += (f"; no selection model: its cohort held {bundle.extra['assumed_class']} images alone, so every "
+                 "image is taken to be one")
+    return line
 
 
 #: The bundle of each stage and how its model is built from it.

@@ -40,6 +40,7 @@ def verdict_lines(record: dict) -> list[str]:
         lines = ["no selection"]
     else:
         lines = [record["selection"].replace("_", " "),
+                 "assumed: no selection model" if record["p_one_hand"] is None else
                  f"P(one) {record['p_one_hand']:.2f}  P(both) {record['p_both_hands']:.2f}"]
     if record["overall_score"] is not None:
         lines.append(f"SvdH {record['overall_score']:.1f}")

@@ -25,8 +25,9 @@ class TruthComparison:
 
     @property
     def selection_agreement(self) -> float | None:
-        """Share of the images with a selection whose selection is the true class."""
-        selected = self.images[self.images["selection"].notna()]
+        """Share of the images a selection model selected whose selection is the true class (``None`` when the
+        class was assumed: stage 1's cohort held one class)."""
+        selected = self.images[self.images["selection"].notna() & self.images["p_one_hand"].notna()]
         return float(selected["agrees"].mean()) if len(selected) else None
 
     @property
@@ -60,7 +61,7 @@ def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort, joints: pd.DataFr
     A one-hand image of unknown side is matched to the image's one hand in the cohort.
     """
     views = cohort.images.set_index("image_id")["view"]
-    compared = images[["image_key", "image_id", "selection", "flags"]].copy()
+    compared = images[["image_key", "image_id", "selection", "p_one_hand", "flags"]].copy()
     compared["view_true"] = compared["image_id"].map(views).map(VIEW_TO_CLASS)
     compared["agrees"] = compared["selection"] == compared["view_true"]
 

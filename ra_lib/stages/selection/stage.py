@@ -2,7 +2,8 @@
 
 A cohort whose images are all of one class (a real RA2 cohort: every image is one hand), or whose
 training folds hold one class, trains no selection model: the result says why (``skipped``) and its
-selection headline is ``None`` except ``test_images``. The orientation model trains on any cohort
+selection headline is ``None`` except ``test_images``; when that one class is a hand class, the bundle
+still goes out, saying new images are taken to be of it (:func:`assumed_class`). The orientation model trains on any cohort
 with orientation truth (:func:`~.orientation.orientation_truth`) and hand images in its training
 folds; otherwise ``orientation.skipped`` says why and its headline is ``None``.
 """
@@ -120,11 +121,14 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
     orientation = run_orientation(cohort, images, settings, seed, device, progress)
     reason = single_class_reason(classes, split)
     if reason is not None:
-        if bundle_dir is not None:
-            bundles.remove_bundle(bundle_dir)
         empty = pd.DataFrame(columns=PREDICTION_COLUMNS)
-        return SelectionResult(settings, images, empty, pd.DataFrame(columns=ROTATED_COLUMNS),
-                               selection_metrics(empty, threshold=settings.threshold), orientation, skipped=reason)
+        result = SelectionResult(settings, images, empty, pd.DataFrame(columns=ROTATED_COLUMNS),
+                                 selection_metrics(empty, threshold=settings.threshold), orientation, skipped=reason)
+        if bundle_dir is not None and assumed_class(images) is not None:
+            write_bundle(result, bundle_dir)
+        elif bundle_dir is not None:
+            bundles.remove_bundle(bundle_dir)
+        return result
     start = time.perf_counter()
     cache = preload_images(images["image_id"].tolist(), cohort.load_image, settings.input_size,
                            images["path"].astype(str).tolist(), progress)
@@ -148,14 +152,26 @@ def split_table(cohort, settings: SelectionSettings) -> pd.DataFrame:
                                     settings.test_fold))
 
 
+def assumed_class(images: pd.DataFrame) -> str | None:
+    """The class new images are taken to be when every image of the cohort is one hand, or every one both
+    hands (nothing to learn selection from, yet its radiographs can be scored); ``None`` otherwise."""
+    present = set(images["class"])
+    return present.pop() if len(present) == 1 and present <= set(CLASSES[:2]) else None
+
+
 def write_bundle(result: SelectionResult, folder: str | Path) -> Path:
     """The trained models of ``result`` as a model bundle (:mod:`ra_lib.core.bundles`) in ``folder``: the
     selection models and, when trained, the orientation model (:data:`ORIENTATION_MODEL`, its 12 classes
-    in ``extra``)."""
-    if result.trained is None:
+    in ``extra``). A cohort of one hand class alone (:func:`assumed_class`) trains no selection model: its
+    bundle says so (``assumed_class`` in ``extra``) and keeps the orientation model."""
+    assumed = assumed_class(result.images)
+    if result.trained is None and assumed is None:
         raise ValueError(f"no selection model was trained ({result.skipped}), so there is no bundle to write")
-    models = {task: model.state_dict() for task, model in result.trained.models.items()}
+    trained = {} if result.trained is None else result.trained.models
+    models = {task: model.state_dict() for task, model in trained.items()}
     extra = {"classes": list(CLASSES), "tasks": {task: list(names) for task, names in TASKS.items()}}
+    if result.trained is None:
+        extra["assumed_class"] = assumed
     if result.orientation.model is not None:
         models[ORIENTATION_MODEL] = result.orientation.model.state_dict()
         extra["orientation_classes"] = list(ORIENTATION_CLASSES)

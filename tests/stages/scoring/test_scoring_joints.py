@@ -150,3 +150,13 @@ def test_a_held_out_fold_scores_with_that_folds_model_alone(joint_build):
     assert by_group and all(set(by_fold) == {1} for by_fold in by_group.values())
     models = ScoringModels.load(artifacts, held_out_fold=7)
     assert models.damage is None and "no model that held out fold 7" in models.missing[contracts.CLASSIFICATION]
+
+
+def test_an_assumed_class_is_scored_without_probabilities_or_uncertainty(joint_build):
+    artifacts, cohort = joint_build
+    models = ScoringModels.load(artifacts)
+    models.selection.assumed = "one_hand"
+    item = from_cohort(cohort)[0]
+    record, png = score_task(ScoringTask(str(item.path), "k", "image", item.laterality), models, SMOKE)
+    assert record["selection"] == "one_hand" and record["p_one_hand"] is None and png
+    assert "uncertain_selection" not in record["flags"] and len(record["joints"])

@@ -128,3 +128,21 @@ def test_bundle_keeps_the_orientation_model_and_its_predictions(oriented_result,
 def test_bundle_without_an_orientation_model_orients_nothing(toy_result, tmp_path):
     model = SelectionModel(load_bundle(write_bundle(toy_result, tmp_path / "bundle"), STAGE))
     assert model.orientation is None and model.orient(np.zeros((8, 8), np.float32)) is None
+
+
+def test_a_one_hand_cohort_bundles_its_class_and_takes_every_image_as_one_hand(tmp_path):
+    cohort = one_hand_cohort()
+    run(cohort, toy_settings(), seed=0, device="cpu", progress=False, bundle_dir=tmp_path / "bundle")
+    bundle = load_bundle(tmp_path / "bundle", STAGE)
+    assert bundle.extra["assumed_class"] == "one_hand" and not {"model1", "model2"} & set(bundle.models)
+    model = SelectionModel(bundle)
+    assert model.predict(np.zeros((8, 8), np.float32)) == {"selection": "one_hand", "p_one_hand": None,
+                                                           "p_both_hands": None}
+    assert not model.uncertain(None, None, 0.1)
+
+
+def test_a_cohort_of_other_images_alone_writes_no_bundle(tmp_path):
+    (tmp_path / "bundle").mkdir()
+    run(toy_cohort(["other"] * 12), toy_settings(), seed=0, device="cpu", progress=False,
+        bundle_dir=tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
