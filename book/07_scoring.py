@@ -145,20 +145,36 @@ else:
                      f"stage 1 reported {'none' if pd.isna(stage1) else f'{stage1:.3f}'} for the fused models."))
     display(truth.agreement_table())
 
+# %% [markdown]
+# Each hand gets two overall scores: stage 5's, from the whole hand at once (paper 003), and the sum of its
+# sites' predicted grades (paper 002's route), with the 10-90 % interval of the sum's distribution (the
+# sites' grade distributions convolved as if independent, so joints that worsen together would widen it).
+# The sum needs every site graded.
+
 # %%
+def _mae(value):
+    return "none" if value is None else f"{value:.1f}"
+
+
 if truth is not None and len(truth.hands):
-    display(Markdown(f"{len(truth.hands)} hand(s) scored with a true score: mean absolute error "
-                     f"{truth.hand_score_mae:.1f} points on the 0-140 hand scale (stage 5's test error of the "
-                     "same model is in its bundle's metric above)."))
+    coverage = truth.joint_sum_coverage
+    display(Markdown(
+        f"{len(truth.hands)} hand(s) scored with a true score. Mean absolute error on the 0-140 hand scale: "
+        f"stage 5's score {_mae(truth.hand_score_mae)} (its own test error is its bundle's metric above), the "
+        f"sum of joint grades {_mae(truth.hand_joint_sum_mae)} on {int(truth.hands['joint_sum'].notna().sum())} "
+        "hand(s) with every site graded"
+        + ("" if coverage is None else f"; {100 * coverage:.0f} % of the true scores lie inside its interval")
+        + "."))
     plots.show(figures.score_scatter(truth.hands),
-               "Scatter plot of the scored hand score against the true hand score with the identity line.",
+               "Scatter plot of the scored hand scores against the true hand score with the identity line: stage "
+               "5's score as teal dots, the sum of joint grades as orange dots with their 10-90 % intervals.",
                out / "hand_scores.png")
 elif truth is not None:
-    display(Markdown("No hand got both a score and a true score (stage 5's bundle is missing, or no image "
-                     "was selected as a hand)."))
+    display(Markdown("No hand got a score and a true score (the score and grading bundles are missing, or no "
+                     "image was selected as a hand)."))
 
 # %% [markdown]
-# Figure (when hands were scored): each held-out hand's score against its true score; points on the
+# Figure (when hands were scored): each held-out hand's scores against its true score; points on the
 # dashed line are exact.
 #
 # ### Joints beside their true grades

@@ -64,15 +64,26 @@ def verdict_gallery(images: pd.DataFrame, out_dir: str | Path, n: int, ncols: in
 
 
 def score_scatter(hands: pd.DataFrame):
-    """Predicted against true hand score, with the identity line."""
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
-    ax.scatter(hands["score_true"], hands["score"], s=14, color="#2a9d8f", edgecolors="black", linewidths=0.3)
-    top = max(1.0, float(max(hands["score_true"].max(), hands["score"].max())) * 1.05)
+    """Predicted against true hand score, with the identity line: stage 5's score and the sum of the predicted
+    grades with its 10-90 % interval."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    direct, summed = hands[hands["score"].notna()], hands[hands["joint_sum"].notna()]
+    if len(direct):
+        ax.scatter(direct["score_true"], direct["score"], s=14, color="#2a9d8f", edgecolors="black",
+                   linewidths=0.3, label="stage 5's score", zorder=3)
+    if len(summed):
+        ax.errorbar(summed["score_true"], summed["joint_sum"],
+                    yerr=[summed["joint_sum"] - summed["joint_sum_q10"], summed["joint_sum_q90"] - summed["joint_sum"]],
+                    fmt="o", ms=3.5, color="#e76f51", ecolor="#f4a261", elinewidth=0.8, label="sum of joint grades",
+                    zorder=2)
+    values = pd.concat([hands["score_true"], direct["score"], summed["joint_sum_q90"]]).dropna()
+    top = max(1.0, float(values.max()) * 1.05)
     ax.plot([0, top], [0, top], color="#999999", lw=1, ls="--")
     ax.set_xlabel("true hand score (SvdH)")
     ax.set_ylabel("scored hand score")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
     return fig
 
 

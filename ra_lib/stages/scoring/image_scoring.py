@@ -17,7 +17,7 @@ from ra_lib.cohort.hands import split_column
 from ra_lib.cohort.imageio import read_image
 from ra_lib.core import contracts, geometry
 from ra_lib.core.errors import ImageReadError
-from ra_lib.stages.scoring.joints import hand_joints
+from ra_lib.stages.scoring.joints import hand_joints, joint_sum
 from ra_lib.stages.scoring.models import ScoringModels
 from ra_lib.stages.scoring.overlay import draw_verdict
 from ra_lib.stages.scoring.settings import ScoringSettings
@@ -99,6 +99,8 @@ def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettin
             if getattr(models, attribute) is None:
                 flag("missing_model", f"no {name} model: {models.missing.get(stage, '')}")
         record["joints"] = hand_joints(image, hands, models)
+        for index, hand in enumerate(hands):
+            hand.update(joint_sum([joint for joint in record["joints"] if joint["hand_index"] == index]))
     record["hands"] = hands
     return record, draw_verdict(image, record, settings.overlay_side)
 

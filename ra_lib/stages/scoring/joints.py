@@ -4,7 +4,8 @@ P(damaged) by stage 3 and a grade distribution by stage 4.
 Every hand site (:data:`ra_lib.cohort.sites.HAND_SITES`, one row per kind and site) gets a row, found or
 not: ``detection`` is ``found``, ``not_found`` (likelihood below stage 2's cut-off, outside the image, or a
 landmark the detector never learnt) or ``not_scored`` (no detector, or the hand's side is unknown), with
-the reason. Coordinates are pixels of the upright radiograph.
+the reason. Coordinates are pixels of the upright radiograph. A hand whose every site has a grade
+distribution also gets the sum of its grades (:func:`joint_sum`), its overall SvdH score by paper 002's route.
 """
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ import pandas as pd
 
 from ra_lib.cohort import sites
 from ra_lib.stages.detection.crops import cut_crops, with_phalanx
+from ra_lib.stages.grading import crps
 from ra_lib.stages.grading.bundle import grade_summary
 from ra_lib.stages.grading.data import MAX_CLASSES, PROBA_COLUMNS
+from ra_lib.stages.grading.regression import INTERVAL
 
 #: Per-joint values besides the site and its detection (``None`` when not predicted).
 PREDICTION_KEYS = ("p_damaged", "grade_pred", "grade_expected", "grade_q10", "grade_q90", *PROBA_COLUMNS)
 DETECTIONS = ("found", "not_found", "not_scored")
+#: Per-hand values of :func:`joint_sum`.
+JOINT_SUM_KEYS = ("joint_sum", "joint_sum_q10", "joint_sum_q90", "sites_graded")
 
 
 def hand_mirroring(side: str, thumb_side: str | None, mirrored_sides: frozenset[str]) -> tuple[bool, bool] | None:
@@ -119,3 +124,24 @@ def _predict(image: np.ndarray, found: pd.DataFrame, rows: list[dict], mirror_cr
                 row.update({name: float(values[i]) for name, values in summary.items()})
                 row["grade_pred"] = int(summary["grade_pred"][i])
                 row.update(zip(PROBA_COLUMNS, map(float, padded[i])))
+
+
+def joint_sum(joints: list[dict]) -> dict:
+    """One hand's SvdH score as the sum of its sites' grades (``joints``: its site rows).
+
+    ``joint_sum`` is the expected sum; ``joint_sum_q10`` and ``joint_sum_q90`` end the 10-90 % interval of
+    the sum's distribution, the sites' grade distributions convolved as if independent (joints that worsen
+    together would widen it); ``sites_graded`` counts the sites with a grade distribution. The sum is ``None``
+    unless every site of :data:`ra_lib.cohort.sites.HAND_SITES` has one (a partial sum would understate it).
+    """
+    graded = [joint for joint in joints if joint.get(PROBA_COLUMNS[0]) is not None]
+    out = {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": len(graded)}
+    if len(graded) < len(sites.HAND_SITES):
+        return out
+    distribution = np.ones(1)
+    for joint in graded:
+        distribution = np.convolve(distribution, [joint[column] for column in PROBA_COLUMNS])
+    survival = crps.survival_from_probabilities(distribution[None] / distribution.sum())
+    low, high = crps.quantiles(survival, INTERVAL)[0]
+    out.update(joint_sum=float(crps.expected_value(survival)[0]), joint_sum_q10=float(low), joint_sum_q90=float(high))
+    return out

@@ -44,6 +44,9 @@ def verdict_lines(record: dict) -> list[str]:
                  f"P(one) {record['p_one_hand']:.2f}  P(both) {record['p_both_hands']:.2f}"]
     if record["overall_score"] is not None:
         lines.append(f"SvdH {record['overall_score']:.1f}")
+    sums = [hand.get("joint_sum") for hand in record["hands"]]
+    if sums and all(value is not None for value in sums):
+        lines.append(f"sum of joint grades {sum(sums):.1f}")
     lines += [f"flag: {flag.replace('_', ' ')}" for flag in record["flags"]]
     return lines
 

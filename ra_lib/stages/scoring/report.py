@@ -36,6 +36,9 @@ def summary_rows(images: pd.DataFrame, hands: pd.DataFrame) -> list[tuple[str, i
     rows.append(("hands scored", int(hands["score"].notna().sum())))
     if hands["score"].notna().any():
         rows.append(("mean hand score (SvdH, 0-140)", f"{hands['score'].mean():.1f}"))
+    rows.append(("hands with every site graded", int(hands["joint_sum"].notna().sum())))
+    if hands["joint_sum"].notna().any():
+        rows.append(("mean sum of the hands' predicted grades (SvdH)", f"{hands['joint_sum'].mean():.1f}"))
     return rows
 
 

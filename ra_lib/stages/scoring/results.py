@@ -18,7 +18,7 @@ from ra_lib.core.artifacts import atomic_path
 from ra_lib.core.bundles import ra_lib_version
 from ra_lib.stages.scoring.image_scoring import FLAGS
 from ra_lib.stages.scoring.inputs import ScoringInput
-from ra_lib.stages.scoring.joints import PREDICTION_KEYS
+from ra_lib.stages.scoring.joints import JOINT_SUM_KEYS, PREDICTION_KEYS
 
 CACHE_DIR = ".cache"
 OVERLAY_DIR = "images"
@@ -26,7 +26,7 @@ IMAGE_COLUMNS = ["image_key", "source", "image_id", "patient", "status", "flags"
                  "height", "orientation_pred", "rotation_pred", "thumb_side_pred", "selection", "p_one_hand",
                  "p_both_hands", "score_unit", "overall_score", "hands", "overlay"]
 HAND_COLUMNS = ["image_key", "image_id", "patient", "hand", "x0", "x1", "thumb_side", "mirrored", "score",
-                "joints_found", "joints_not_found"]
+                *JOINT_SUM_KEYS, "joints_found", "joints_not_found"]
 JOINT_COLUMNS = ["image_key", "image_id", "patient", "hand", "kind", "site", "group", "landmark", "x", "y",
                  "likelihood", "detection", "reason", *PREDICTION_KEYS]
 #: Characters of the content hash that name an image in the tables, its PNG and the report.
@@ -91,7 +91,8 @@ def output_tables(inputs: list[ScoringInput], keys: list[str],
     image_table = pd.DataFrame(images, columns=IMAGE_COLUMNS)
     image_table = image_table.astype({"width": "Int64", "height": "Int64", "rotation_pred": "Int64",
                                       "p_one_hand": float, "p_both_hands": float, "overall_score": float})
-    hand_table = pd.DataFrame(hands, columns=HAND_COLUMNS).astype({"score": float, "mirrored": "boolean"})
+    hand_table = pd.DataFrame(hands, columns=HAND_COLUMNS).astype(
+        {"score": float, "mirrored": "boolean", **{c: float for c in JOINT_SUM_KEYS[:3]}, "sites_graded": "Int64"})
     joint_table = pd.DataFrame(joints, columns=JOINT_COLUMNS).astype(
         {"x": float, "y": float, "likelihood": float, "grade_pred": "Int64",
          **{c: float for c in PREDICTION_KEYS if c != "grade_pred"}})

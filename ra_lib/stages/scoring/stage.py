@@ -32,6 +32,7 @@ STAGE = contracts.SCORING
 #: Every name of :meth:`ScoringResult.headline` (``docs/ARTIFACTS.md``).
 HEADLINE_NAMES = ("images", "scored_images", "flagged_images", *(f"flagged/{flag}" for flag in FLAGS),
                   "hands_scored", "joints_found", "joints_not_found", "selection_agreement", "hand_score_mae",
+                  "hand_joint_sum_mae", "joint_sum_coverage",
                   *(f"joint_{name}/{kind}" for name in ("roc_auc", "grade_accuracy") for kind in KINDS))
 #: The tables written (Parquet and CSV each).
 TABLES = ("images", "hands", "joints")
@@ -77,7 +78,9 @@ class ScoringResult:
                   "joints_found": int(detection.get("found", 0)),
                   "joints_not_found": int(detection.get("not_found", 0)),
                   "selection_agreement": truth.selection_agreement if truth else None,
-                  "hand_score_mae": truth.hand_score_mae if truth else None}
+                  "hand_score_mae": truth.hand_score_mae if truth else None,
+                  "hand_joint_sum_mae": truth.hand_joint_sum_mae if truth else None,
+                  "joint_sum_coverage": truth.joint_sum_coverage if truth else None}
         if truth is not None:
             agreement = truth.joint_agreement().set_index("kind")
             for kind in agreement.index:

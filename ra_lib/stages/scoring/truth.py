@@ -16,7 +16,7 @@ from ra_lib.stages.selection.data import VIEW_TO_CLASS
 @dataclass
 class TruthComparison:
     """``images``: per scored image its true class and whether the selection agrees; ``hands``: per scored
-    hand with a true overall score, the prediction and its error; ``joints``: per found joint with a true
+    hand with a true overall score, stage 5's prediction and the sum of its predicted grades with their errors; ``joints``: per found joint with a true
     grade, its predictions and ``grade_true``."""
 
     images: pd.DataFrame
@@ -32,8 +32,20 @@ class TruthComparison:
 
     @property
     def hand_score_mae(self) -> float | None:
-        """Mean absolute error of the hand scores against the true ones."""
-        return float(self.hands["error"].abs().mean()) if len(self.hands) else None
+        """Mean absolute error of stage 5's hand scores against the true ones."""
+        return _mean_or_none(self.hands["error"].abs())
+
+    @property
+    def hand_joint_sum_mae(self) -> float | None:
+        """Mean absolute error of the hands' sums of predicted grades against the true scores."""
+        return _mean_or_none(self.hands["joint_sum_error"].abs())
+
+    @property
+    def joint_sum_coverage(self) -> float | None:
+        """Share of the true hand scores inside the joint sum's 10-90 % interval."""
+        rows = self.hands[self.hands["joint_sum"].notna()]
+        inside = (rows["joint_sum_q10"] <= rows["score_true"]) & (rows["score_true"] <= rows["joint_sum_q90"])
+        return _mean_or_none(inside.astype(float))
 
     def joint_agreement(self) -> pd.DataFrame:
         """Per kind: P(damaged) and the grades against the true grades
@@ -44,6 +56,11 @@ class TruthComparison:
         """Images per true class and selection."""
         return pd.crosstab(self.images["view_true"], self.images["selection"].fillna("(none)")).rename_axis(
             index="true class", columns="selection")
+
+
+def _mean_or_none(values: pd.Series) -> float | None:
+    values = values.dropna()
+    return float(values.mean()) if len(values) else None
 
 
 def _hand_ids(table: pd.DataFrame, cohort) -> list[str | None]:
@@ -67,11 +84,12 @@ def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort, joints: pd.DataFr
 
     truth = hand_scores(cohort.scores)
     truth = truth[truth["complete"]].set_index("hand_id")["score"]
-    scored = hands[hands["score"].notna()].copy()
+    scored = hands[hands["score"].notna() | hands["joint_sum"].notna()].copy()
     scored["hand_id"] = _hand_ids(scored, cohort)
     scored["score_true"] = scored["hand_id"].map(truth)
     scored = scored[scored["score_true"].notna()]
     scored["error"] = scored["score"] - scored["score_true"]
+    scored["joint_sum_error"] = scored["joint_sum"] - scored["score_true"]
 
     found = pd.DataFrame(columns=[*JOINT_COLUMNS, "hand_id", "grade_true"]) if joints is None else \
         joints[joints["detection"] == "found"].copy()
@@ -81,6 +99,6 @@ def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort, joints: pd.DataFr
         found["grade_true"] = [grades.get(key) for key in zip(found["hand_id"], found["kind"], found["site"])]
         found = found[found["grade_true"].notna()]
     return TruthComparison(compared.reset_index(drop=True),
-                           scored[["image_key", "hand_id", "hand", "score_true", "score", "error"]].reset_index(
-                               drop=True),
+                           scored[["image_key", "hand_id", "hand", "score_true", "score", "error", "joint_sum",
+                                   "joint_sum_q10", "joint_sum_q90", "joint_sum_error"]].reset_index(drop=True),
                            found.reset_index(drop=True))

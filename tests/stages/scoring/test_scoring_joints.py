@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binom
 
 from ra_lib.cohort.imageio import read_image
 from ra_lib.cohort.sites import HAND_SITES
@@ -13,7 +14,7 @@ from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.scoring import PROFILES, run
 from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
 from ra_lib.stages.scoring.inputs import from_cohort
-from ra_lib.stages.scoring.joints import DETECTIONS, hand_mirroring
+from ra_lib.stages.scoring.joints import DETECTIONS, hand_mirroring, joint_sum
 from ra_lib.stages.scoring.models import ScoringModels
 from ra_lib.stages.scoring.overlay import GRADE_COLOURS, UNGRADED_COLOUR, joint_marks
 from ra_lib.stages.scoring.truth import compare
@@ -160,3 +161,30 @@ def test_an_assumed_class_is_scored_without_probabilities_or_uncertainty(joint_b
     record, png = score_task(ScoringTask(str(item.path), "k", "image", item.laterality), models, SMOKE)
     assert record["selection"] == "one_hand" and record["p_one_hand"] is None and png
     assert "uncertain_selection" not in record["flags"] and len(record["joints"])
+
+
+def _site_rows(probabilities):
+    return [{"hand_index": 0, **dict(zip(PROBA_COLUMNS, row))} for row in probabilities]
+
+
+def test_joint_sum_is_the_sum_of_the_sites_grade_distributions():
+    n = len(HAND_SITES)
+    coin = np.zeros((n, len(PROBA_COLUMNS)))
+    coin[:, :2] = 0.5  # each site grade 0 or 1: the sum is binomial
+    summed = joint_sum(_site_rows(coin))
+    assert summed["joint_sum"] == pytest.approx(n / 2) and summed["sites_graded"] == n
+    assert (summed["joint_sum_q10"], summed["joint_sum_q90"]) == tuple(binom.ppf([0.1, 0.9], n, 0.5))
+    certain = np.eye(len(PROBA_COLUMNS))[np.arange(n) % 3]
+    assert joint_sum(_site_rows(certain))["joint_sum"] == pytest.approx((np.arange(n) % 3).sum())
+    partial = joint_sum(_site_rows(coin[1:]) + [{"hand_index": 0, PROBA_COLUMNS[0]: None}])
+    assert partial == {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": n - 1}
+
+
+def test_scored_hands_carry_their_joint_sums(scored, joint_build):
+    graded = scored.joints.groupby(["image_key", "hand"])["p_0"].count()
+    complete = scored.hands.set_index(["image_key", "hand"])["sites_graded"] == len(HAND_SITES)
+    assert complete.any() and (scored.hands["joint_sum"].notna().to_numpy() == complete.to_numpy()).all()
+    assert (scored.hands["joint_sum_q10"] <= scored.hands["joint_sum"]).all()
+    assert (graded.reindex(complete.index).to_numpy() == scored.hands["sites_graded"].to_numpy()).all()
+    truth = compare(scored.images, scored.hands, joint_build[1], scored.joints)
+    assert truth.hand_joint_sum_mae == pytest.approx(truth.hands["joint_sum_error"].abs().mean())
