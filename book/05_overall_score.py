@@ -249,6 +249,8 @@ else:
 # question; here both are compared on the test units that stage 4 also held out. The headline's `joint_sum`
 # is the sum of stage 4's `oversample_aug` grades (paper 004's remedy (b): without a remedy the graders give
 # nearly every joint the majority grade of a rare kind, and their sums fall short on every damaged hand).
+# A site the cohort labels no landmark for (RA2's wrist) has no crop and no grade: it adds its mean grade among
+# the training folds, so the sum stays on the whole 0-140 scale but cannot follow that site's damage.
 
 # %%
 if result.stage4_missing:
@@ -256,6 +258,9 @@ if result.stage4_missing:
 elif result.joint_sum_table is None:
     display(Markdown(f"No test {settings.unit} has all its sites graded by stage 4: this comparison is skipped."))
 else:
+    if result.joint_sum_filled:
+        display(Markdown(f"{len(result.joint_sum_filled)} site(s) were located on no hand and add their training-fold "
+                         f"mean grade: {', '.join(result.joint_sum_filled)}."))
     display(result.joint_sum_table)
 
 # %% tags=["remove-cell"]

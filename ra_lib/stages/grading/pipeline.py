@@ -18,6 +18,7 @@ from ra_lib.core import bundles, contracts
 from ra_lib.stages.detection.crops import crop_geometry
 from ra_lib.stages.grading import evaluate
 from ra_lib.stages.grading.bundle import bundle_method, write_bundle
+from ra_lib.stages.grading.site_priors import site_priors
 from ra_lib.stages.grading.classify import RemedyRuns, run_grading
 from ra_lib.stages.grading.data import GradingData, prepare_data
 from ra_lib.stages.grading.regression import PERCENT, CdfResult, grade_target, run_cdf
@@ -127,7 +128,8 @@ def run(cohort, settings: GradingSettings, *, seed: int = 0, device="cpu", crop_
                  for kind in kinds} if settings.grade_cdf else {}
     result = GradingResult(settings, data, remedies, regression, grade_cdf)
     if bundle_dir is not None and remedies.models:
-        write_bundle(result, cohort.images, crop_geometry(crop_store), bundle_dir)
+        write_bundle(result, cohort.images, crop_geometry(crop_store), bundle_dir,
+                     site_priors(cohort.scores, cohort.folds, settings.test_fold))
     elif bundle_dir is not None:
         bundles.remove_bundle(bundle_dir)
     return result

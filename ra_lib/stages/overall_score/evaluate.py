@@ -9,7 +9,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ra_lib.cohort.sites import Site
 from ra_lib.evaluation import bootstrap, metrics, stats
+from ra_lib.stages.grading.site_priors import SitePriors, expected_grade, unlocated_sites
 from ra_lib.stages.overall_score.settings import MAIN_VARIANT, N_BOOT
 from ra_lib.stages.overall_score.targets import N_HAND_SITES, hand_scores, hands_per_unit, unit_ids
 from ra_lib.stages.overall_score.train import MEAN_BASELINE, PREDICTION_COLUMNS
@@ -41,9 +43,11 @@ def agreement_table(predictions: pd.DataFrame, split: str = "test", by: str = "v
 
 
 def mae_versus_baseline(predictions: pd.DataFrame, variant: str = MAIN_VARIANT, split: str = "test",
-                        id_column: str = "hand_id", n_boot: int = N_BOOT, seed: int = 0) -> bootstrap.BootstrapDiffResult:
+                        id_column: str = "hand_id", n_boot: int = N_BOOT,
+                        seed: int = 0) -> bootstrap.BootstrapDiffResult:
     """MAE of ``variant`` minus the mean baseline's on one split, with a paired patient-clustered bootstrap
-    interval (:func:`ra_lib.evaluation.bootstrap.bootstrap_diff`); the model has learned when the interval is below 0."""
+    interval (:func:`ra_lib.evaluation.bootstrap.bootstrap_diff`); the model has learned when the interval is
+    below 0."""
     rows = predictions[(predictions["split"] == split) & predictions["variant"].isin([variant, MEAN_BASELINE])]
     return bootstrap.bootstrap_diff(rows, metrics.mae, variant, MEAN_BASELINE, model_col="variant", score="score_pred",
                                 label="score_true", keys=[id_column, "patient"], cluster="patient", n_boot=n_boot,
@@ -82,37 +86,54 @@ def reader_agreement(totals: pd.DataFrame, id_column: str = "hand_id") -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def joint_sum_predictions(grade_predictions: pd.DataFrame, units: pd.DataFrame,
-                          id_column: str = "hand_id") -> pd.DataFrame:
-    """Overall scores from stage 4's per-joint grades: the sum over each unit's 31 (or 62) sites.
+def filled_sites(grade_predictions: pd.DataFrame, priors: SitePriors | None) -> list[Site]:
+    """The hand sites stage 4 graded on no hand (their landmark is not labelled in the cohort), which a
+    joint sum takes from ``priors`` (:func:`ra_lib.stages.grading.site_priors.site_priors`); none when
+    ``priors`` lack any of them, so a unit's sum then needs every site graded."""
+    unlocated = unlocated_sites(set(zip(grade_predictions["kind"], grade_predictions["site"])))
+    if not priors or any(expected_grade(priors, site.kind, site.site) is None for site in unlocated):
+        return []
+    return unlocated
 
-    Uses stage 4's held-out rows (``split == "test"``) and units whose every site stage 4 graded;
-    the returned rows carry this stage's split, so :func:`agreement_table` compares like with like.
+
+def joint_sum_predictions(grade_predictions: pd.DataFrame, units: pd.DataFrame, id_column: str = "hand_id",
+                          priors: SitePriors | None = None) -> pd.DataFrame:
+    """Overall scores from stage 4's per-joint grades: the sum over each unit's 31 (or 62) sites, against
+    the unit's true ``score``.
+
+    Uses stage 4's held-out rows (``split == "test"``) and units whose every site stage 4 graded, except the
+    :func:`filled_sites`, which add their mean grade under ``priors``; the returned rows carry this stage's
+    split, so :func:`agreement_table` compares like with like.
     """
     columns = [id_column, *PREDICTION_COLUMNS]
+    filled = filled_sites(grade_predictions, priors)
+    fill = sum(expected_grade(priors, site.kind, site.site) for site in filled) if filled else 0.0
     test = grade_predictions[grade_predictions["split"] == "test"]
     frames = []
     for method, rows in test.groupby("method", sort=False):
-        per_hand = rows.groupby("hand_id").agg(score_true=("grade_true", "sum"), score_pred=("grade_pred", "sum"),
+        per_hand = rows.groupby("hand_id").agg(score_pred=("grade_pred", "sum"),
                                                n_sites=("grade_pred", "size")).reset_index()
-        per_hand = per_hand[per_hand["n_sites"] == N_HAND_SITES]
+        per_hand = per_hand[per_hand["n_sites"] == N_HAND_SITES - len(filled)]
         per_hand[id_column] = unit_ids(per_hand["hand_id"], id_column)
-        per_unit = per_hand.groupby(id_column).agg(score_true=("score_true", "sum"), score_pred=("score_pred", "sum"),
+        per_unit = per_hand.groupby(id_column).agg(score_pred=("score_pred", "sum"),
                                                    n_hands=("hand_id", "size")).reset_index()
         per_unit = per_unit[per_unit["n_hands"] == hands_per_unit(id_column)]
-        merged = per_unit.merge(units[[id_column, "patient", "split"]], on=id_column)
-        merged["variant"] = joint_sum_variant(method)
+        per_unit["score_pred"] += fill * hands_per_unit(id_column)
+        merged = per_unit.merge(units[[id_column, "patient", "split", "score"]], on=id_column)
+        merged = merged.rename(columns={"score": "score_true"}).assign(variant=joint_sum_variant(method))
         frames.append(merged[columns])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def joint_sum_comparison(grade_predictions: pd.DataFrame, units: pd.DataFrame, predictions: pd.DataFrame,
-                         id_column: str = "hand_id", variant: str = MAIN_VARIANT) -> pd.DataFrame | None:
-    """:func:`agreement_table` of ``variant`` and every stage-4 joint sum on the test units both predicted.
+                         id_column: str = "hand_id", variant: str = MAIN_VARIANT,
+                         priors: SitePriors | None = None) -> pd.DataFrame | None:
+    """:func:`agreement_table` of ``variant`` and every stage-4 joint sum (:func:`joint_sum_predictions`)
+    on the test units both predicted.
 
-    ``None`` when no test unit has every site graded by stage 4.
+    ``None`` when no test unit has every site graded by stage 4 (or filled from ``priors``).
     """
-    sums = joint_sum_predictions(grade_predictions, units, id_column)
+    sums = joint_sum_predictions(grade_predictions, units, id_column, priors)
     shared = sums.loc[sums["split"] == "test", id_column]
     if shared.empty:
         return None

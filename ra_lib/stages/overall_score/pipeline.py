@@ -6,7 +6,9 @@
 3. Each variant trained with the smooth loss and paper 003's SGD (:mod:`.train`), plus the
    mean-score baseline and, when ``compare_delta`` is set, the main model with a second loss threshold.
 4. Paper 003's criteria on the test split, the main model against the baseline (patient bootstrap),
-   the readers' agreement (Table 2) and the sum of stage 4's joint grades (:mod:`.evaluate`).
+   the readers' agreement (Table 2) and the sum of stage 4's joint grades (:mod:`.evaluate`; sites the
+   cohort locates on no hand take their grade distribution among the training folds,
+   :mod:`ra_lib.stages.grading.site_priors`).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
 from ra_lib.evaluation.bootstrap import BootstrapDiffResult
 from ra_lib.stages.grading.settings import MAIN_METHOD
+from ra_lib.stages.grading.site_priors import site_priors
 from ra_lib.stages.overall_score import evaluate
 from ra_lib.stages.overall_score.data import ScoreData, cache_size, preload_images
 from ra_lib.stages.overall_score.models import VARIANT_LABELS
@@ -67,6 +70,7 @@ class OverallScoreResult:
     main_on_readers_table: pd.DataFrame | None  # main variant on the re-graded test units
     joint_sum_table: pd.DataFrame | None  # main variant against stage 4's summed grades
     stage4_missing: bool
+    joint_sum_filled: list[str]  # ``kind/site`` of the sites no hand had located, filled from the training folds
 
     @property
     def id_column(self) -> str:
@@ -155,6 +159,7 @@ class OverallScoreResult:
             "loss_comparison": _records(self.loss_table, "variant"),
             "readers": _records(self.readers_table),
             "joint_sum_comparison": _records(self.joint_sum_table, "variant"),
+            "joint_sum_filled_sites": self.joint_sum_filled,
         }
 
 
@@ -211,14 +216,17 @@ def run(cohort, settings: OverallScoreSettings, *, seed: int = 0, device: torch.
         grades = store.read_table(contracts.GRADING, "grade_predictions.csv", artifacts_root)
     except store.MissingArtifactError:
         grades = None
+    priors = site_priors(cohort.scores, cohort.folds, settings.test_fold)
     joint_sum_table = None if grades is None else evaluate.joint_sum_comparison(grades, data.units, predictions,
-                                                                               id_column)
+                                                                               id_column, priors=priors)
+    filled = [] if grades is None else [f"{site.kind}/{site.site}" for site in evaluate.filled_sites(grades, priors)]
     result = OverallScoreResult(
         settings=settings, n_targets=n_targets, data=data, trained=trained, predictions=predictions,
         test_table=test_table, versus_baseline=versus,
         complexity=complexity_table(list(VARIANT_LABELS), COMPLEXITY_SIZES), loss_table=loss_table,
         cohort_has_readers=len(cohort.readers) > 0, readers_table=readers_table,
-        main_on_readers_table=main_on_readers, joint_sum_table=joint_sum_table, stage4_missing=grades is None)
+        main_on_readers_table=main_on_readers, joint_sum_table=joint_sum_table, stage4_missing=grades is None,
+        joint_sum_filled=filled)
     if bundle_dir is not None:
         write_bundle(result, cohort.images, bundle_dir)
     return result

@@ -100,7 +100,8 @@ def score_task(task: ScoringTask, models: ScoringModels, settings: ScoringSettin
                 flag("missing_model", f"no {name} model: {models.missing.get(stage, '')}")
         record["joints"] = hand_joints(image, hands, models)
         for index, hand in enumerate(hands):
-            hand.update(joint_sum([joint for joint in record["joints"] if joint["hand_index"] == index]))
+            hand.update(joint_sum([joint for joint in record["joints"] if joint["hand_index"] == index],
+                                  None if models.grades is None else models.grades.site_priors))
     record["hands"] = hands
     return record, draw_verdict(image, record, settings.overlay_side)
 

@@ -5,7 +5,8 @@ Every hand site (:data:`ra_lib.cohort.sites.HAND_SITES`, one row per kind and si
 not: ``detection`` is ``found``, ``not_found`` (likelihood below stage 2's cut-off, outside the image, or a
 landmark the detector never learnt) or ``not_scored`` (no detector, or the hand's side is unknown), with
 the reason. Coordinates are pixels of the upright radiograph. A hand whose every site has a grade
-distribution also gets the sum of its grades (:func:`joint_sum`), its overall SvdH score by paper 002's route.
+distribution (or, for a landmark the detector never learnt, stage 4's grade shares of the site among the
+training patients) also gets the sum of its grades (:func:`joint_sum`), its SvdH score by paper 002's route.
 """
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from ra_lib.stages.grading import crps
 from ra_lib.stages.grading.bundle import grade_summary
 from ra_lib.stages.grading.data import MAX_CLASSES, PROBA_COLUMNS
 from ra_lib.stages.grading.regression import INTERVAL
+from ra_lib.stages.grading.site_priors import SitePriors
 
 #: Per-joint values besides the site and its detection (``None`` when not predicted).
 PREDICTION_KEYS = ("p_damaged", "grade_pred", "grade_expected", "grade_q10", "grade_q90", *PROBA_COLUMNS)
 DETECTIONS = ("found", "not_found", "not_scored")
 #: Per-hand values of :func:`joint_sum`.
-JOINT_SUM_KEYS = ("joint_sum", "joint_sum_q10", "joint_sum_q90", "sites_graded")
+JOINT_SUM_KEYS = ("joint_sum", "joint_sum_q10", "joint_sum_q90", "sites_graded", "sites_filled")
+#: The reason of a site whose landmark the detector never learnt.
+NOT_LEARNT = "a landmark the detector did not learn (not labelled in its cohort)"
 
 
 def hand_mirroring(side: str, thumb_side: str | None, mirrored_sides: frozenset[str]) -> tuple[bool, bool] | None:
@@ -74,7 +78,7 @@ def score_joints(image: np.ndarray, hand: dict, models) -> list[dict]:
     rows = []
     for site in sites.HAND_SITES:
         if site.landmark not in found.index:
-            rows.append(_row(site, "not_found", "a landmark the detector did not learn (not labelled in its cohort)"))
+            rows.append(_row(site, "not_found", NOT_LEARNT))
             continue
         point = found.loc[site.landmark]
         x, y, likelihood = float(point["x"]), float(point["y"]), float(point["likelihood"])
@@ -126,21 +130,29 @@ def _predict(image: np.ndarray, found: pd.DataFrame, rows: list[dict], mirror_cr
                 row.update(zip(PROBA_COLUMNS, map(float, padded[i])))
 
 
-def joint_sum(joints: list[dict]) -> dict:
+def joint_sum(joints: list[dict], priors: SitePriors | None = None) -> dict:
     """One hand's SvdH score as the sum of its sites' grades (``joints``: its site rows).
 
     ``joint_sum`` is the expected sum; ``joint_sum_q10`` and ``joint_sum_q90`` end the 10-90 % interval of
     the sum's distribution, the sites' grade distributions convolved as if independent (joints that worsen
-    together would widen it); ``sites_graded`` counts the sites with a grade distribution. The sum is ``None``
-    unless every site of :data:`ra_lib.cohort.sites.HAND_SITES` has one (a partial sum would understate it).
+    together would widen it); ``sites_graded`` counts the sites with a grade distribution. A site whose
+    landmark the detector never learnt (:data:`NOT_LEARNT`) takes its grade distribution among the training
+    patients from ``priors`` (stage 4's :func:`~ra_lib.stages.grading.site_priors.site_priors`), counted in
+    ``sites_filled``. The sum is ``None`` unless every site of :data:`ra_lib.cohort.sites.HAND_SITES` has a
+    distribution (a partial sum would understate it).
     """
-    graded = [joint for joint in joints if joint.get(PROBA_COLUMNS[0]) is not None]
-    out = {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": len(graded)}
-    if len(graded) < len(sites.HAND_SITES):
+    graded = [[joint[column] for column in PROBA_COLUMNS] for joint in joints
+              if joint.get(PROBA_COLUMNS[0]) is not None]
+    filled = [(priors or {}).get(joint["kind"], {}).get(joint["site"]) for joint in joints
+              if joint.get(PROBA_COLUMNS[0]) is None and joint.get("reason") == NOT_LEARNT]
+    filled = [probabilities for probabilities in filled if probabilities is not None]
+    out = {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": len(graded),
+           "sites_filled": len(filled)}
+    if len(graded) + len(filled) < len(sites.HAND_SITES):
         return out
     distribution = np.ones(1)
-    for joint in graded:
-        distribution = np.convolve(distribution, [joint[column] for column in PROBA_COLUMNS])
+    for probabilities in graded + filled:
+        distribution = np.convolve(distribution, probabilities)
     survival = crps.survival_from_probabilities(distribution[None] / distribution.sum())
     low, high = crps.quantiles(survival, INTERVAL)[0]
     out.update(joint_sum=float(crps.expected_value(survival)[0]), joint_sum_q10=float(low), joint_sum_q90=float(high))

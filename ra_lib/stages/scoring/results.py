@@ -92,7 +92,8 @@ def output_tables(inputs: list[ScoringInput], keys: list[str],
     image_table = image_table.astype({"width": "Int64", "height": "Int64", "rotation_pred": "Int64",
                                       "p_one_hand": float, "p_both_hands": float, "overall_score": float})
     hand_table = pd.DataFrame(hands, columns=HAND_COLUMNS).astype(
-        {"score": float, "mirrored": "boolean", **{c: float for c in JOINT_SUM_KEYS[:3]}, "sites_graded": "Int64"})
+        {"score": float, "mirrored": "boolean", **{c: float for c in JOINT_SUM_KEYS[:3]}, "sites_graded": "Int64",
+         "sites_filled": "Int64"})
     joint_table = pd.DataFrame(joints, columns=JOINT_COLUMNS).astype(
         {"x": float, "y": float, "likelihood": float, "grade_pred": "Int64",
          **{c: float for c in PREDICTION_KEYS if c != "grade_pred"}})

@@ -12,6 +12,7 @@ from ra_lib.stages import grading
 from ra_lib.stages.grading.bundle import GradeModel, bundle_method, grade_summary
 from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.grading.settings import CLASS_WEIGHTS, MAIN_METHOD, OVERSAMPLE
+from ra_lib.stages.grading.site_priors import site_priors
 
 
 def with_images(cohort):
@@ -27,10 +28,14 @@ def trained(toy, tmp_path_factory):
     return result, store, folder
 
 
-def test_the_bundle_reproduces_the_main_remedys_grade_distributions(trained):
+def test_the_bundle_reproduces_the_main_remedys_grade_distributions(trained, toy):
     result, store, folder = trained
     model = GradeModel(bundles.load_bundle(folder, contracts.GRADING))
     assert model.method == MAIN_METHOD and model.crop_geometry == {"crop_size": 24, "field_of_view": 1.0}
+    _, cohort = toy
+    assert model.site_priors == site_priors(cohort.scores, cohort.folds, result.settings.test_fold)
+    assert model.site_priors and all(sum(p) == pytest.approx(1) for by_site in model.site_priors.values()
+                                     for p in by_site.values())
     index = store.index.set_index(["hand_id", "kind", "site"])["crop_idx"]
     predictions = result.predictions
     for kind, n_grades in (("erosion", 6), ("jsn", 5)):

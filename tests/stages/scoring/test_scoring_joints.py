@@ -14,7 +14,7 @@ from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.scoring import PROFILES, run
 from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
 from ra_lib.stages.scoring.inputs import from_cohort
-from ra_lib.stages.scoring.joints import DETECTIONS, hand_mirroring, joint_sum
+from ra_lib.stages.scoring.joints import DETECTIONS, NOT_LEARNT, hand_mirroring, joint_sum
 from ra_lib.stages.scoring.models import ScoringModels
 from ra_lib.stages.scoring.overlay import GRADE_COLOURS, UNGRADED_COLOUR, joint_marks
 from ra_lib.stages.scoring.truth import compare
@@ -177,7 +177,25 @@ def test_joint_sum_is_the_sum_of_the_sites_grade_distributions():
     certain = np.eye(len(PROBA_COLUMNS))[np.arange(n) % 3]
     assert joint_sum(_site_rows(certain))["joint_sum"] == pytest.approx((np.arange(n) % 3).sum())
     partial = joint_sum(_site_rows(coin[1:]) + [{"hand_index": 0, PROBA_COLUMNS[0]: None}])
-    assert partial == {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": n - 1}
+    assert partial == {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": n - 1,
+                       "sites_filled": 0}
+
+
+def test_joint_sum_fills_landmarks_the_detector_never_learnt_from_the_site_priors():
+    n = len(HAND_SITES)
+    certain = np.eye(len(PROBA_COLUMNS))[np.ones(n, dtype=int)]  # every site grade 1
+    unlearnt = [{"hand_index": 0, "kind": s.kind, "site": s.site, "reason": NOT_LEARNT, PROBA_COLUMNS[0]: None}
+                for s in HAND_SITES[:3]]
+    priors = {}
+    for s in HAND_SITES[:3]:
+        priors.setdefault(s.kind, {})[s.site] = [0.0, 0.0, 0.0, 1.0]  # grade 3 for sure
+    filled = joint_sum(_site_rows(certain[3:]) + unlearnt, priors)
+    assert filled["joint_sum"] == pytest.approx(n - 3 + 9)
+    assert (filled["sites_graded"], filled["sites_filled"]) == (n - 3, 3)
+    assert filled["joint_sum_q10"] == filled["joint_sum_q90"] == n - 3 + 9
+    assert joint_sum(_site_rows(certain[3:]) + unlearnt)["joint_sum"] is None  # no priors in the bundle
+    too_dark = [{**row, "reason": "likelihood 0.01 below the detector's cut-off 0.1"} for row in unlearnt]
+    assert joint_sum(_site_rows(certain[3:]) + too_dark, priors)["joint_sum"] is None  # missed, not unlearnt
 
 
 def test_scored_hands_carry_their_joint_sums(scored, joint_build):
@@ -188,3 +206,5 @@ def test_scored_hands_carry_their_joint_sums(scored, joint_build):
     assert (graded.reindex(complete.index).to_numpy() == scored.hands["sites_graded"].to_numpy()).all()
     truth = compare(scored.images, scored.hands, joint_build[1], scored.joints)
     assert truth.hand_joint_sum_mae == pytest.approx(truth.hands["joint_sum_error"].abs().mean())
+    summary = truth.hand_score_summary()
+    assert summary.startswith(f"{len(truth.hands)} hand(s) scored") and f"{truth.hand_joint_sum_mae:.1f}" in summary
