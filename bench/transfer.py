@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     torch.set_num_threads(max(args.threads or args.workers, 1))
     device = select_device(args.device)
-    overrides = {**(ARCHIVE_DISPLAY if args.archive_display else {}), **dict(parse_assignment(pair) for pair in args.set)}
+    display = ARCHIVE_DISPLAY if args.archive_display else {}
+    overrides = {**display, **dict(parse_assignment(pair) for pair in args.set)}
     cohort = synthetic_cohort(args.profile, args.seed, overrides, args.workers)
     settings = SELECTION_PROFILES[args.selection_profile]
     results, trained = selection_transfer(cohort, args.real, settings, args.seed, device)

@@ -149,22 +149,12 @@ else:
 # Each hand gets two overall scores: stage 5's, from the whole hand at once (paper 003), and the sum of its
 # sites' predicted grades (paper 002's route), with the 10-90 % interval of the sum's distribution (the
 # sites' grade distributions convolved as if independent, so joints that worsen together would widen it).
-# The sum needs every site graded.
+# The sum needs every site graded, except sites whose landmark the detector never learnt (a cohort that
+# labels no wrist landmark): those take their grade distribution among stage 4's training patients.
 
 # %%
-def _mae(value):
-    return "none" if value is None else f"{value:.1f}"
-
-
 if truth is not None and len(truth.hands):
-    coverage = truth.joint_sum_coverage
-    display(Markdown(
-        f"{len(truth.hands)} hand(s) scored with a true score. Mean absolute error on the 0-140 hand scale: "
-        f"stage 5's score {_mae(truth.hand_score_mae)} (its own test error is its bundle's metric above), the "
-        f"sum of joint grades {_mae(truth.hand_joint_sum_mae)} on {int(truth.hands['joint_sum'].notna().sum())} "
-        "hand(s) with every site graded"
-        + ("" if coverage is None else f"; {100 * coverage:.0f} % of the true scores lie inside its interval")
-        + "."))
+    display(Markdown(truth.hand_score_summary()))
     plots.show(figures.score_scatter(truth.hands),
                "Scatter plot of the scored hand scores against the true hand score with the identity line: stage "
                "5's score as teal dots, the sum of joint grades as orange dots with their 10-90 % intervals.",

@@ -33,16 +33,21 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-dev-shm-usage", "--window-size=1280,1600")
 #: Output areas that must not appear unless a page chose to show them (myst-nb classes).
 ERROR_SELECTORS = (".output.error", ".output.traceback", ".output.stderr", ".cell_output .stderr")
-#: Waits for MathJax 3 to finish; returns the math elements Sphinx wrote, MathJax's output and its errors.
+#: Waits for MathJax 3 to start (30 s at most on a loaded machine) and finish; returns the math elements Sphinx wrote, MathJax's output and its errors.
 MATH_STATE = """
 const done = arguments[arguments.length - 1];
 const math = document.querySelectorAll("span.math, div.math").length;
 const state = () => ({math: math, typeset: document.querySelectorAll("mjx-container").length,
   errors: Array.from(document.querySelectorAll("mjx-merror, [data-mjx-error]"))
                .map(e => e.getAttribute("data-mjx-error") || e.textContent)});
-if (!math) { done(state()); }
-else if (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) { done({...state(), missing: true}); }
-else { MathJax.startup.promise.then(() => done(state()), e => done({...state(), errors: [String(e)]})); }
+const started = Date.now();
+const wait = () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    MathJax.startup.promise.then(() => done(state()), e => done({...state(), errors: [String(e)]}));
+  } else if (Date.now() - started > 30000) { done({...state(), missing: true}); }
+  else { setTimeout(wait, 100); }
+};
+if (!math) { done(state()); } else { wait(); }
 """
 #: docutils writes an image's file name as its alt text when it has none.
 IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg)$", re.IGNORECASE)

@@ -16,8 +16,8 @@ from ra_lib.stages.selection.data import VIEW_TO_CLASS
 @dataclass
 class TruthComparison:
     """``images``: per scored image its true class and whether the selection agrees; ``hands``: per scored
-    hand with a true overall score, stage 5's prediction and the sum of its predicted grades with their errors; ``joints``: per found joint with a true
-    grade, its predictions and ``grade_true``."""
+    hand with a true overall score, stage 5's prediction and the sum of its predicted grades with their
+    errors; ``joints``: per found joint with a true grade, its predictions and ``grade_true``."""
 
     images: pd.DataFrame
     hands: pd.DataFrame
@@ -46,6 +46,16 @@ class TruthComparison:
         rows = self.hands[self.hands["joint_sum"].notna()]
         inside = (rows["joint_sum_q10"] <= rows["score_true"]) & (rows["score_true"] <= rows["joint_sum_q90"])
         return _mean_or_none(inside.astype(float))
+
+    def hand_score_summary(self) -> str:
+        """One sentence on the hands' two overall scores against the truth: their errors and the sum's coverage."""
+        coverage = self.joint_sum_coverage
+        return (f"{len(self.hands)} hand(s) scored with a true score. Mean absolute error on the 0-140 hand scale: "
+                f"stage 5's score {_rounded(self.hand_score_mae)} (its own test error is its bundle's metric "
+                f"above), the sum of joint grades {_rounded(self.hand_joint_sum_mae)} on "
+                f"{int(self.hands['joint_sum'].notna().sum())} hand(s) with every site graded or filled"
+                + ("" if coverage is None else f"; {100 * coverage:.0f} % of the true scores lie inside its interval")
+                + ".")
 
     def joint_agreement(self) -> pd.DataFrame:
         """Per kind: P(damaged) and the grades against the true grades
@@ -102,3 +112,7 @@ def compare(images: pd.DataFrame, hands: pd.DataFrame, cohort, joints: pd.DataFr
                            scored[["image_key", "hand_id", "hand", "score_true", "score", "error", "joint_sum",
                                    "joint_sum_q10", "joint_sum_q90", "joint_sum_error"]].reset_index(drop=True),
                            found.reset_index(drop=True))
+
+
+def _rounded(value: float | None) -> str:
+    return "none" if value is None else f"{value:.1f}"

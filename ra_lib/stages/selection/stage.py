@@ -3,8 +3,8 @@
 A cohort whose images are all of one class (a real RA2 cohort: every image is one hand), or whose
 training folds hold one class, trains no selection model: the result says why (``skipped``) and its
 selection headline is ``None`` except ``test_images``; when that one class is a hand class, the bundle
-still goes out, saying new images are taken to be of it (:func:`assumed_class`). The orientation model trains on any cohort
-with orientation truth (:func:`~.orientation.orientation_truth`) and hand images in its training
+still goes out, saying new images are taken to be of it (:func:`assumed_class`). The orientation model trains
+on any cohort with orientation truth (:func:`~.orientation.orientation_truth`) and hand images in its training
 folds; otherwise ``orientation.skipped`` says why and its headline is ``None``.
 """
 from __future__ import annotations
