@@ -26,6 +26,8 @@ PREDICTION_KEYS = ("p_damaged", "grade_pred", "grade_expected", "grade_q10", "gr
 DETECTIONS = ("found", "not_found", "not_scored")
 #: Per-hand values of :func:`joint_sum`.
 JOINT_SUM_KEYS = ("joint_sum", "joint_sum_q10", "joint_sum_q90", "sites_graded", "sites_filled")
+#: The hand's key of its sum's distribution (probabilities of the sums 0, 1, ...): in its record, not its table.
+SUM_DISTRIBUTION = "joint_sum_distribution"
 #: The reason of a site whose landmark the detector never learnt.
 NOT_LEARNT = "a landmark the detector did not learn (not labelled in its cohort)"
 
@@ -134,26 +136,34 @@ def joint_sum(joints: list[dict], priors: SitePriors | None = None) -> dict:
     """One hand's SvdH score as the sum of its sites' grades (``joints``: its site rows).
 
     ``joint_sum`` is the expected sum; ``joint_sum_q10`` and ``joint_sum_q90`` end the 10-90 % interval of
-    the sum's distribution, the sites' grade distributions convolved as if independent (joints that worsen
-    together would widen it); ``sites_graded`` counts the sites with a grade distribution. A site whose
-    landmark the detector never learnt (:data:`NOT_LEARNT`) takes its grade distribution among the training
-    patients from ``priors`` (stage 4's :func:`~ra_lib.stages.grading.site_priors.site_priors`), counted in
-    ``sites_filled``. The sum is ``None`` unless every site of :data:`ra_lib.cohort.sites.HAND_SITES` has a
-    distribution (a partial sum would understate it).
+    the sum's distribution (:data:`SUM_DISTRIBUTION`, kept with the hand for its patient's score), the sites'
+    grade distributions convolved as if independent (joints that worsen together would widen it);
+    ``sites_graded`` counts the sites with a grade distribution. A site whose landmark the detector never
+    learnt (:data:`NOT_LEARNT`) takes its grade distribution among the training patients from ``priors``
+    (stage 4's :func:`~ra_lib.stages.grading.site_priors.site_priors`), counted in ``sites_filled``. The sum
+    is ``None`` unless every site of :data:`ra_lib.cohort.sites.HAND_SITES` has a distribution (a partial sum
+    would understate it).
     """
     graded = [[joint[column] for column in PROBA_COLUMNS] for joint in joints
               if joint.get(PROBA_COLUMNS[0]) is not None]
     filled = [(priors or {}).get(joint["kind"], {}).get(joint["site"]) for joint in joints
               if joint.get(PROBA_COLUMNS[0]) is None and joint.get("reason") == NOT_LEARNT]
     filled = [probabilities for probabilities in filled if probabilities is not None]
-    out = {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": len(graded),
-           "sites_filled": len(filled)}
+    out = {**dict.fromkeys(JOINT_SUM_KEYS[:3]), "sites_graded": len(graded), "sites_filled": len(filled),
+           SUM_DISTRIBUTION: None}
     if len(graded) + len(filled) < len(sites.HAND_SITES):
         return out
     distribution = np.ones(1)
     for probabilities in graded + filled:
         distribution = np.convolve(distribution, probabilities)
+    distribution = np.trim_zeros(distribution / distribution.sum(), "b")  # grades no kind has
+    out.update(zip(JOINT_SUM_KEYS[:3], sum_summary(distribution)), **{SUM_DISTRIBUTION: distribution.tolist()})
+    return out
+
+
+def sum_summary(distribution: np.ndarray) -> tuple[float, float, float]:
+    """The expected value and the :data:`~ra_lib.stages.grading.regression.INTERVAL` interval's ends of a
+    distribution over the sums 0, 1, 2, ..."""
     survival = crps.survival_from_probabilities(distribution[None] / distribution.sum())
     low, high = crps.quantiles(survival, INTERVAL)[0]
-    out.update(joint_sum=float(crps.expected_value(survival)[0]), joint_sum_q10=float(low), joint_sum_q90=float(high))
-    return out
+    return float(crps.expected_value(survival)[0]), float(low), float(high)

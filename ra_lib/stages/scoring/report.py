@@ -25,8 +25,9 @@ def _table(rows: list[list], header: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def summary_rows(images: pd.DataFrame, hands: pd.DataFrame) -> list[tuple[str, int | str]]:
-    """(what, how many) lines of the report's summary."""
+def summary_rows(images: pd.DataFrame, hands: pd.DataFrame,
+                 patients: pd.DataFrame | None = None) -> list[tuple[str, int | str]]:
+    """(what, how many) lines of the report's summary (``patients``: :func:`.patients.patient_table`)."""
     selected = images["selection"].value_counts()
     rows = [("images", len(images)), ("scored without a flag", int((images["status"] == "scored").sum())),
             ("flagged", int((images["status"] == "flagged").sum()))]
@@ -39,6 +40,10 @@ def summary_rows(images: pd.DataFrame, hands: pd.DataFrame) -> list[tuple[str, i
     rows.append(("hands with every site graded", int(hands["joint_sum"].notna().sum())))
     if hands["joint_sum"].notna().any():
         rows.append(("mean sum of the hands' predicted grades (SvdH)", f"{hands['joint_sum'].mean():.1f}"))
+    if patients is not None and len(patients):
+        rows += [("patients (pseudonymised in the tables)", len(patients)),
+                 ("patients with a score of both hands (0-280)", int(patients["score"].notna().sum())),
+                 ("patients with a sum of both hands' grades", int(patients["joint_sum"].notna().sum()))]
     return rows
 
 
@@ -57,10 +62,11 @@ def joint_summary(joints: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def render(images: pd.DataFrame, hands: pd.DataFrame, joints: pd.DataFrame, models: dict[str, str]) -> str:
+def render(images: pd.DataFrame, hands: pd.DataFrame, joints: pd.DataFrame, models: dict[str, str],
+           patients: pd.DataFrame | None = None) -> str:
     """The report's HTML; ``models`` maps each stage to a line saying which bundle was used (or why none)."""
     model_rows = [[html.escape(stage), html.escape(text)] for stage, text in models.items()]
-    summary = [[html.escape(what), html.escape(str(n))] for what, n in summary_rows(images, hands)]
+    summary = [[html.escape(what), html.escape(str(n))] for what, n in summary_rows(images, hands, patients)]
     by_kind = joint_summary(joints)
     joint_rows = [[html.escape("" if pd.isna(v) else f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row]
                   for row in by_kind.itertuples(index=False)]

@@ -18,7 +18,8 @@ from ra_lib.core.artifacts import atomic_path
 from ra_lib.core.bundles import ra_lib_version
 from ra_lib.stages.scoring.image_scoring import FLAGS
 from ra_lib.stages.scoring.inputs import ScoringInput
-from ra_lib.stages.scoring.joints import JOINT_SUM_KEYS, PREDICTION_KEYS
+from ra_lib.stages.scoring.joints import JOINT_SUM_KEYS, PREDICTION_KEYS, SUM_DISTRIBUTION
+from ra_lib.stages.scoring.patients import patient_table
 
 CACHE_DIR = ".cache"
 OVERLAY_DIR = "images"
@@ -66,9 +67,10 @@ class ResultStore:
 
 
 def output_tables(inputs: list[ScoringInput], keys: list[str],
-                  store: ResultStore) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The per-image, per-hand and per-joint tables, one image row per input in input order."""
-    images, hands, joints = [], [], []
+                  store: ResultStore) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The per-image, per-hand, per-joint and per-patient (:func:`.patients.patient_table`) tables, one image
+    row per input in input order."""
+    images, hands, joints, distributions = [], [], [], []
     for item, key in zip(inputs, keys):
         record = store.load(key)
         image_key = record["image_key"]
@@ -86,6 +88,7 @@ def output_tables(inputs: list[ScoringInput], keys: list[str],
             hands.append({**owner, **{c: hand.get(c) for c in HAND_COLUMNS[3:]},
                           "joints_found": detections[(index, "found")],
                           "joints_not_found": detections[(index, "not_found")]})
+            distributions.append(hand.get(SUM_DISTRIBUTION))
         joints += [{**owner, "hand": record["hands"][joint["hand_index"]]["hand"],
                     **{c: joint.get(c) for c in JOINT_COLUMNS[4:]}} for joint in record["joints"]]
     image_table = pd.DataFrame(images, columns=IMAGE_COLUMNS)
@@ -97,7 +100,7 @@ def output_tables(inputs: list[ScoringInput], keys: list[str],
     joint_table = pd.DataFrame(joints, columns=JOINT_COLUMNS).astype(
         {"x": float, "y": float, "likelihood": float, "grade_pred": "Int64",
          **{c: float for c in PREDICTION_KEYS if c != "grade_pred"}})
-    return image_table, hand_table, joint_table
+    return image_table, hand_table, joint_table, patient_table(image_table, hand_table, distributions)
 
 
 def flag_counts(images: pd.DataFrame) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Outputs in ``out_dir``: ``images.parquet`` / ``images.csv`` (one row per input file), ``hands.parquet`` /
 ``hands.csv`` (one row per hand found), ``joints.parquet`` / ``joints.csv`` (one row per site of each
-hand, found or not), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
+hand, found or not), ``patients.parquet`` / ``patients.csv`` (one row per pseudonymised patient: both
+hands' score, :mod:`.patients`), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
 Results already on disk for the same file content, bundles and settings are reused (a re-run scores
 only what is new); every file is written atomically and the tables only once every image is done.
 """
@@ -35,7 +36,7 @@ HEADLINE_NAMES = ("images", "scored_images", "flagged_images", *(f"flagged/{flag
                   "hand_joint_sum_mae", "joint_sum_coverage",
                   *(f"joint_{name}/{kind}" for name in ("roc_auc", "grade_accuracy") for kind in KINDS))
 #: The tables written (Parquet and CSV each).
-TABLES = ("images", "hands", "joints")
+TABLES = ("images", "hands", "joints", "patients")
 #: The output files besides the verdict PNGs.
 OUTPUT_FILES = (*(f"{table}.{suffix}" for table in TABLES for suffix in ("parquet", "csv")), "report.html")
 
@@ -49,6 +50,7 @@ class ScoringResult:
     images: pd.DataFrame
     hands: pd.DataFrame
     joints: pd.DataFrame
+    patients: pd.DataFrame
     models: dict[str, str]  # stage -> the bundle used, or why none
     reused: int  # images whose result was already on disk
     seconds: float
@@ -56,7 +58,7 @@ class ScoringResult:
 
     def summary(self) -> pd.DataFrame:
         """The report's summary lines as a table."""
-        return pd.DataFrame(report.summary_rows(self.images, self.hands), columns=["what", "images"])
+        return pd.DataFrame(report.summary_rows(self.images, self.hands, self.patients), columns=["what", "images"])
 
     def flagged(self) -> pd.DataFrame:
         """The flagged images with their flags and reasons."""
@@ -120,6 +122,7 @@ def run(inputs: Sequence[ScoringInput], artifacts_root: str | Path, out_dir: str
     for name in OUTPUT_FILES[:-1]:
         write_table(tables[name.split(".")[0]], out_dir / name)
     with atomic_path(out_dir / "report.html") as tmp:
-        tmp.write_text(report.render(tables["images"], tables["hands"], tables["joints"], lines))
+        tmp.write_text(report.render(tables["images"], tables["hands"], tables["joints"], lines,
+                                     tables["patients"]))
     return ScoringResult(settings, out_dir, *tables.values(), lines, reused=len(set(keys)) - len(tasks),
                          seconds=time.perf_counter() - start, worker_peak_rss_mib=memory)

@@ -14,7 +14,7 @@ from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.scoring import PROFILES, run
 from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
 from ra_lib.stages.scoring.inputs import from_cohort
-from ra_lib.stages.scoring.joints import DETECTIONS, NOT_LEARNT, hand_mirroring, joint_sum
+from ra_lib.stages.scoring.joints import DETECTIONS, NOT_LEARNT, SUM_DISTRIBUTION, hand_mirroring, joint_sum
 from ra_lib.stages.scoring.models import ScoringModels
 from ra_lib.stages.scoring.overlay import GRADE_COLOURS, UNGRADED_COLOUR, joint_marks
 from ra_lib.stages.scoring.truth import compare
@@ -173,12 +173,13 @@ def test_joint_sum_is_the_sum_of_the_sites_grade_distributions():
     coin[:, :2] = 0.5  # each site grade 0 or 1: the sum is binomial
     summed = joint_sum(_site_rows(coin))
     assert summed["joint_sum"] == pytest.approx(n / 2) and summed["sites_graded"] == n
+    np.testing.assert_allclose(summed[SUM_DISTRIBUTION], binom.pmf(np.arange(n + 1), n, 0.5), atol=1e-12)
     assert (summed["joint_sum_q10"], summed["joint_sum_q90"]) == tuple(binom.ppf([0.1, 0.9], n, 0.5))
     certain = np.eye(len(PROBA_COLUMNS))[np.arange(n) % 3]
     assert joint_sum(_site_rows(certain))["joint_sum"] == pytest.approx((np.arange(n) % 3).sum())
     partial = joint_sum(_site_rows(coin[1:]) + [{"hand_index": 0, PROBA_COLUMNS[0]: None}])
     assert partial == {"joint_sum": None, "joint_sum_q10": None, "joint_sum_q90": None, "sites_graded": n - 1,
-                       "sites_filled": 0}
+                       "sites_filled": 0, SUM_DISTRIBUTION: None}
 
 
 def test_joint_sum_fills_landmarks_the_detector_never_learnt_from_the_site_priors():
@@ -206,5 +207,9 @@ def test_scored_hands_carry_their_joint_sums(scored, joint_build):
     assert (graded.reindex(complete.index).to_numpy() == scored.hands["sites_graded"].to_numpy()).all()
     truth = compare(scored.images, scored.hands, joint_build[1], scored.joints)
     assert truth.hand_joint_sum_mae == pytest.approx(truth.hands["joint_sum_error"].abs().mean())
+    patients = scored.patients
+    assert list(patients["patient"]) == sorted(scored.images["patient"].dropna().unique())
+    assert patients["hands_left"].sum() == (scored.hands["hand"] == "L").sum()
+    assert len(pd.read_csv(scored.out_dir / "patients.csv")) == len(patients)
     summary = truth.hand_score_summary()
     assert summary.startswith(f"{len(truth.hands)} hand(s) scored") and f"{truth.hand_joint_sum_mae:.1f}" in summary

@@ -130,7 +130,7 @@ def test_dicom_patients_are_pseudonymised_and_the_report_identifies_nobody(artif
     report = (tmp_path / "out" / "report.html").read_text()
     for identifying in ("MRN-12345", "Doe", PATIENT_NAME, "IM0001", pseudonym("MRN-12345", salt)):
         assert identifying not in report
-    for table in ("images.csv", "hands.csv"):
+    for table in ("images.csv", "hands.csv", "patients.csv"):
         assert "MRN-12345" not in (tmp_path / "out" / table).read_text()
 
 
