@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/detection_real_samples.py [--manifest data_manifests/synthetic_quick.yaml]
         [--profile quick] [--finetune 4] [--dlc-epochs N] [--threads 2] [--set KEY=VALUE ...]
+        [--per-landmark] [--detections-out FILE.csv]
 
 The real hands are ``../shared/real_samples/hands_joints/`` beside the repository (8 pediatric hand
 radiographs, 630 x 910 px, 15 labelled points each; two are mirrored copies of two others). Their
@@ -61,7 +62,8 @@ class RealHands:
         table = table[table["landmark"].isin(LANDMARK_NAMES)]
         self.files = {i: folder.parent / f for i, f in zip(table["image_id"], table["file"])}
         sides = {i: i.rsplit("_", 1)[-1] for i in self.files}
-        self.images = {i: np.asarray(Image.open(p).convert("L"), dtype=np.float32) / 255.0 for i, p in self.files.items()}
+        self.images = {i: np.asarray(Image.open(p).convert("L"), dtype=np.float32) / 255.0
+                       for i, p in self.files.items()}
         self.hands = pd.DataFrame({"hand_id": [f"{i}:{sides[i]}" for i in self.files], "image_id": list(self.files),
                                    "patient": [i.rsplit("_", 1)[0] for i in self.files],
                                    "hand": [sides[i] for i in self.files], "x0": 0,
@@ -99,7 +101,8 @@ def score(detections: pd.DataFrame, hands, hand_ids) -> dict[str, float]:
 
 def per_landmark(detections: pd.DataFrame, real: RealHands, hand_ids) -> pd.DataFrame:
     """Detection rate and mean distance error (image pixels) per landmark."""
-    return _evaluated(detections, real, hand_ids).groupby("landmark", sort=False).agg(rate=("correct", "mean"), error_px=("error_px", "mean"))
+    by_landmark = _evaluated(detections, real, hand_ids).groupby("landmark", sort=False)
+    return by_landmark.agg(rate=("correct", "mean"), error_px=("error_px", "mean"))
 
 
 def main() -> None:
@@ -116,6 +119,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--per-landmark", action="store_true")
+    parser.add_argument("--detections-out", default=None, help="CSV of the real hands' refined detections")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="stage-2 settings over the profile's (e.g. dlc_augmentation=archive)")
     parser.add_argument("--cache", default="_build/detection_pretrained",
@@ -182,10 +186,13 @@ def main() -> None:
                     for name, value in score(synthetic, cohort, synthetic_scored).items()})
     pretrained = getattr(settings, "pretrain_hands", 0)
     print(f"profile {args.profile}: DeepLabCut {settings.dlc_net_type} at {settings.dlc_image_size} px, "
-          f"pretrained on {pretrained} synthetic hands, {settings.dlc_epochs} epochs on {n_train} synthetic hands; fine-tuned on {len(finetune)} real hand(s) "
+          f"pretrained on {pretrained} synthetic hands, {settings.dlc_epochs} epochs on {n_train} synthetic hands; "
+          f"fine-tuned on {len(finetune)} real hand(s) "
           f"({args.finetune_epochs} epochs); scored on {len(scored)} real hands; "
           f"{time.perf_counter() - started:.0f} s")
     print(summary.to_string(index=False))
+    if args.detections_out:
+        _evaluated(detections, real, scored).to_csv(args.detections_out, index=False)
     if args.per_landmark:
         print(per_landmark(detections, real, scored).to_string(float_format=lambda v: f"{v:.3g}"))
     for name, value in figures.items():
