@@ -33,6 +33,7 @@ class ScoringInput:
     patient: str | None = None
     laterality: str = ""  # DICOM ImageLaterality (else Laterality): "L", "R", ... or "" when unknown
     image_id: str | None = None  # the cohort's image id (manifest inputs only)
+    study_date: str | None = None  # the visit (DICOM StudyDate or the manifest's study_date), when known
 
 
 def from_cohort(cohort, image_ids: Sequence[str] | None = None) -> list[ScoringInput]:
@@ -42,8 +43,9 @@ def from_cohort(cohort, image_ids: Sequence[str] | None = None) -> list[ScoringI
     inputs = []
     for image_id in ids:
         path = cohort.image_path(image_id)
+        date = images.at[image_id, "study_date"] if "study_date" in images.columns else None
         inputs.append(ScoringInput(path, str(images.at[image_id, "path"]), images.at[image_id, "patient"],
-                                   _header(path)[1], image_id))
+                                   _header(path)[1], image_id, date if isinstance(date, str) and date else None))
     return inputs
 
 
@@ -67,8 +69,9 @@ def collect(paths: Iterable[str | Path], salt_file: str | Path | None = None) ->
     if found:
         salt = _salt(Path(salt_file) if salt_file else _default_salt_file(paths))
         for file, source in found:
-            patient_id, side = _header(file)
-            inputs.append(ScoringInput(file, source, pseudonym(patient_id, salt) if patient_id else None, side))
+            patient_id, side, date = _header(file)
+            inputs.append(ScoringInput(file, source, pseudonym(patient_id, salt) if patient_id else None, side,
+                                       study_date=date or None))
     return inputs
 
 
@@ -84,14 +87,16 @@ def _default_salt_file(paths: Sequence[Path]) -> Path:
     return (folder if folder is not None else paths[0].parent) / DEFAULT_SALT_FILE
 
 
-def _header(path: Path) -> tuple[str, str]:
-    """A DICOM file's PatientID and laterality (ImageLaterality, else Laterality); blanks for other files."""
+def _header(path: Path) -> tuple[str, str, str]:
+    """A DICOM file's PatientID, laterality (ImageLaterality, else Laterality) and StudyDate; blanks for other
+    files."""
     try:
         header = image_header(path)
     except ImageReadError:
-        return "", ""
+        return "", "", ""
     side = header.get("image_laterality") or header.get("laterality") or ""
-    return str(header.get("patient_id") or "").strip(), str(side).strip().upper()
+    return (str(header.get("patient_id") or "").strip(), str(side).strip().upper(),
+            str(header.get("study_date") or "").strip())
 
 
 def content_key(path: Path) -> str:

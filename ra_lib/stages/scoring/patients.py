@@ -1,7 +1,9 @@
-"""One row per patient: the patient's SvdH hand score, from both hands' scores.
+"""One row per patient visit: the patient's SvdH hand score at that visit, from both hands' scores.
 
-A patient's hand score adds the left and the right hand (SvdH's hand part, 0-280). It is given only when the
-patient's scored images hold exactly one left and one right hand (or one both-hands radiograph that stage 5
+A visit is a patient's images of one study date; all of a patient's images form one visit when the inputs
+carry no date (PNG files, a manifest or DICOM files without one). A patient's hand score adds the left and
+the right hand (SvdH's hand part, 0-280). It is given only when the visit's scored images hold exactly one
+left and one right hand (or one both-hands radiograph that stage 5
 scored as a whole); otherwise ``note`` says why not (a hand missing, several images of one side, from
 several visits or views that the inputs do not tell apart, a hand of unknown side). ``joint_sum`` adds the two hands' sums of predicted grades, with the 10-90 %
 interval of the two sum distributions convolved. Images without a patient (PNG and JPEG files) have no row.
@@ -13,23 +15,24 @@ import pandas as pd
 
 from ra_lib.stages.scoring.joints import sum_summary
 
-PATIENT_COLUMNS = ["patient", "images", "hands_left", "hands_right", "score", "joint_sum", "joint_sum_q10",
+PATIENT_COLUMNS = ["patient", "study_date", "images", "hands_left", "hands_right", "score", "joint_sum", "joint_sum_q10",
                    "joint_sum_q90", "note"]
 
 
 def patient_table(images: pd.DataFrame, hands: pd.DataFrame, distributions: list[list[float] | None]
                   ) -> pd.DataFrame:
-    """Per patient of ``images`` (the output table): its images, hands by side and hand score.
+    """Per patient and study date of ``images`` (the output table): its images, hands by side and hand score.
 
     ``hands``: the hand table; ``distributions``: each hand row's joint-sum distribution (``None`` without one).
     """
     hands = hands.assign(distribution=distributions)
     rows = []
-    for patient, own_images in images[images["patient"].notna()].groupby("patient", sort=True):
+    visits = images[images["patient"].notna()].assign(study_date=images["study_date"].fillna(""))
+    for (patient, date), own_images in visits.groupby(["patient", "study_date"], sort=True):
         own = hands[hands["image_key"].isin(own_images["image_key"])]
         left, right = own[own["hand"] == "L"], own[own["hand"] == "R"]
-        row = {"patient": patient, "images": own_images["image_key"].nunique(), "hands_left": len(left),
-               "hands_right": len(right), "note": _pairing_problem(own, len(left), len(right))}
+        row = {"patient": patient, "study_date": date or None, "images": own_images["image_key"].nunique(),
+               "hands_left": len(left), "hands_right": len(right), "note": _pairing_problem(own, len(left), len(right))}
         if not row["note"]:
             pair = pd.concat([left, right])
             whole = own_images.loc[own_images["score_unit"] == "image", "overall_score"].dropna()
@@ -43,7 +46,7 @@ def patient_table(images: pd.DataFrame, hands: pd.DataFrame, distributions: list
         rows.append(row)
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS).astype(
         {"images": "Int64", "hands_left": "Int64", "hands_right": "Int64",
-         **{c: float for c in PATIENT_COLUMNS[4:8]}})
+         **{c: float for c in PATIENT_COLUMNS[5:9]}})
 
 
 def _pairing_problem(hands: pd.DataFrame, n_left: int, n_right: int) -> str:

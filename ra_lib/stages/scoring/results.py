@@ -23,8 +23,8 @@ from ra_lib.stages.scoring.patients import patient_table
 
 CACHE_DIR = ".cache"
 OVERLAY_DIR = "images"
-IMAGE_COLUMNS = ["image_key", "source", "image_id", "patient", "status", "flags", "reasons", "format", "width",
-                 "height", "orientation_pred", "rotation_pred", "thumb_side_pred", "selection", "p_one_hand",
+IMAGE_COLUMNS = ["image_key", "source", "image_id", "patient", "study_date", "status", "flags", "reasons", "format",
+                 "width", "height", "orientation_pred", "rotation_pred", "thumb_side_pred", "selection", "p_one_hand",
                  "p_both_hands", "score_unit", "overall_score", "hands", "overlay"]
 HAND_COLUMNS = ["image_key", "image_id", "patient", "hand", "x0", "x1", "thumb_side", "mirrored", "score",
                 *JOINT_SUM_KEYS, "joints_found", "joints_not_found"]
@@ -77,7 +77,7 @@ def output_tables(inputs: list[ScoringInput], keys: list[str],
         overlay = store.overlay_dir / f"{image_key}.png"
         images.append({
             **{c: record.get(c) for c in IMAGE_COLUMNS}, "image_key": image_key, "source": item.source,
-            "image_id": item.image_id, "patient": item.patient,
+            "image_id": item.image_id, "patient": item.patient, "study_date": item.study_date,
             "status": "flagged" if record["flags"] else "scored",
             "flags": ";".join(record["flags"]), "reasons": "; ".join(record["reasons"]),
             "hands": len(record["hands"]),

@@ -2,8 +2,8 @@
 
 Outputs in ``out_dir``: ``images.parquet`` / ``images.csv`` (one row per input file), ``hands.parquet`` /
 ``hands.csv`` (one row per hand found), ``joints.parquet`` / ``joints.csv`` (one row per site of each
-hand, found or not), ``patients.parquet`` / ``patients.csv`` (one row per pseudonymised patient: both
-hands' score, :mod:`.patients`), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
+hand, found or not), ``patients.parquet`` / ``patients.csv`` (one row per pseudonymised patient visit:
+both hands' score, :mod:`.patients`), ``images/<image_key>.png`` (the verdicts) and ``report.html``.
 Results already on disk for the same file content, bundles and settings are reused (a re-run scores
 only what is new); every file is written atomically and the tables only once every image is done.
 """

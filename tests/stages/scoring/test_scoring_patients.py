@@ -12,7 +12,7 @@ HALF = binom.pmf(np.arange(32), 31, 0.5).tolist()  # a hand's sum: 31 sites, eac
 def _tables():
     images = pd.DataFrame({
         "image_key": ["a1", "a2", "b1", "b2", "c1", "d1", "e1", "n1"],
-        "patient": ["A", "A", "B", "B", "C", "D", "E", None],
+        "patient": ["A", "A", "B", "B", "C", "D", "E", None], "study_date": None,
         "score_unit": ["hand"] * 5 + ["image", "hand", "hand"],
         "overall_score": [10.0, 20.0, 1.0, 2.0, 3.0, 42.0, 5.0, 7.0]})
     hands = pd.DataFrame({
@@ -42,6 +42,20 @@ def test_patients_without_a_clear_pair_say_why_and_get_no_score():
     assert "2 left and 0 right hands" in table.at["B", "note"] and table.at["C", "note"] == "no left hand"
     assert table.at["E", "note"] == "a hand of unknown side"
     assert table.loc[["B", "C", "E"], ["score", "joint_sum"]].isna().all().all()
+
+
+def test_each_study_date_is_a_visit_of_its_own():
+    images, hands, distributions = _tables()
+    images = pd.concat([images, images[images["patient"] == "A"].assign(image_key=["a3", "a4"])], ignore_index=True)
+    images["study_date"] = ["2020-01-02"] * len(images)
+    images.loc[images["image_key"].isin(["a3", "a4"]), "study_date"] = "2021-03-04"
+    hands = pd.concat([hands, hands[hands["image_key"].isin(["a1", "a2"])].assign(image_key=["a3", "a4"],
+                                                                                  score=[1.0, 2.0])])
+    table = patient_table(images, hands, distributions + [None, None])
+    visits = table[table["patient"] == "A"].set_index("study_date")
+    assert visits["score"].to_dict() == {"2020-01-02": 30.0, "2021-03-04": 3.0}
+    assert patient_table(images.assign(study_date=None), hands, distributions + [None, None]).set_index(
+        "patient").at["A", "note"].startswith("2 left and 2 right hands")
 
 
 def test_images_without_a_patient_get_no_row():
