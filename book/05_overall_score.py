@@ -258,9 +258,8 @@ if result.stage4_missing:
 elif result.joint_sum_table is None:
     display(Markdown(f"No test {settings.unit} has all its sites graded by stage 4: this comparison is skipped."))
 else:
-    if result.joint_sum_filled:
-        display(Markdown(f"{len(result.joint_sum_filled)} site(s) were located on no hand and add their training-fold "
-                         f"mean grade: {', '.join(result.joint_sum_filled)}."))
+    if result.filled_sites_note():
+        display(Markdown(result.filled_sites_note()))
     display(result.joint_sum_table)
 
 # %% tags=["remove-cell"]

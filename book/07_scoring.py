@@ -77,8 +77,9 @@ bundle_table
 # (by its side, else by the predicted thumb side), and its joint crops are cut as stage 2's crop store cuts
 # them. An image is **flagged** when it cannot be read, is not a hand, its selection lies within
 # `uncertain_margin` of the threshold, or a model is missing. Results are kept per file content and bundle
-# fingerprint, so a second run scores only new images. A patient whose images hold one left and one right
-# hand also gets both hands' score (0-280) in `scored/patients.parquet`; the summary counts them.
+# fingerprint, so a second run scores only new images. A patient visit (one study date) whose images hold
+# one left and one right hand also gets both hands' score (0-280) in `scored/patients.parquet`; the summary
+# counts them.
 
 # %%
 if export is None:  # stage 3's fold model that never saw the held-out fold, not the mean of all folds

@@ -145,6 +145,13 @@ class OverallScoreResult:
         store.write_table(self.test_table, f"{folder}/test_metrics.csv")
         store.write_table(self.complexity, f"{folder}/complexity_full_size.csv")
 
+    def filled_sites_note(self) -> str | None:
+        """One sentence naming the sites the joint sum took from the training folds (``None`` when none)."""
+        if not self.joint_sum_filled:
+            return None
+        return (f"{len(self.joint_sum_filled)} site(s) were located on no hand and add their training-fold mean "
+                f"grade: {', '.join(self.joint_sum_filled)}.")
+
     def details(self) -> dict:
         """The tables of ``metrics.json`` beside the headline (for readers of the file)."""
         loss, versus = make_loss(self.settings), self.versus_baseline

@@ -41,9 +41,9 @@ def summary_rows(images: pd.DataFrame, hands: pd.DataFrame,
     if hands["joint_sum"].notna().any():
         rows.append(("mean sum of the hands' predicted grades (SvdH)", f"{hands['joint_sum'].mean():.1f}"))
     if patients is not None and len(patients):
-        rows += [("patients (pseudonymised in the tables)", len(patients)),
-                 ("patients with a score of both hands (0-280)", int(patients["score"].notna().sum())),
-                 ("patients with a sum of both hands' grades", int(patients["joint_sum"].notna().sum()))]
+        rows += [("patient visits (pseudonymised in the tables)", len(patients)),
+                 ("visits with a score of both hands (0-280)", int(patients["score"].notna().sum())),
+                 ("visits with a sum of both hands' grades", int(patients["joint_sum"].notna().sum()))]
     return rows
 
 

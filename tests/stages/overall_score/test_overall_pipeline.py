@@ -65,6 +65,9 @@ def test_run_with_readers_stage_4_and_a_second_loss(tmp_path):
     assert result.readers_table[["reader_a", "reader_b"]].values.tolist() == [["reader_0", "reader_1"]]
     assert result.main_on_readers_table["n"].item() == test_hands
     assert result.loss_table["variant"].tolist() == ["IRB, delta=1", "IRB, delta=0.5"]
+    assert result.joint_sum_filled == [] and result.filled_sites_note() is None  # every site graded
+    note = dataclasses.replace(result, joint_sum_filled=["erosion/radius"]).filled_sites_note()
+    assert note.startswith("1 site(s)") and note.endswith("erosion/radius.")
 
 
 def test_run_per_bilateral_image(tmp_path):
