@@ -18,7 +18,8 @@ model as stage 2 sends a cohort's hands: one hand per image, mirrored so the thu
 real hands are shown in the other display convention from the synthetic ones (a left hand with its thumb on
 the right); which sides to mirror is read off their labelled points, as stage 2 reads it off a cohort's
 labelled hands. Then the joint refiner (:mod:`ra_lib.stages.detection.refine`, when the profile has one) is
-trained on the same synthetic hands (with ``--finetune``: on the real ones) and refines DeepLabCut's centres.
+trained on the same synthetic hands (with ``--finetune``: on the real ones) and refines DeepLabCut's centres,
+checked against the hand shape (:mod:`ra_lib.stages.detection.shape`) learnt from those hands.
 
 The score is paper 001's: a detection is correct when the true centre lies in the joint's box around it
 (boxes scaled by the hand's proximal phalanx), and the mean distance error in pixels of the real images.

@@ -63,6 +63,7 @@ refine_batch_size = None
 refine_lr = None
 refine_width = None  # U-net width
 refine_steps = None  # refinement passes at inference
+refine_shape_rounds = None  # rounds of the hand-shape check after them (0: none)
 
 # %% tags=["remove-cell"]
 import dataclasses
@@ -90,7 +91,7 @@ settings = resolve(detection.PROFILES, profile, n_train=n_train, n_test=n_test, 
                    refine_patch_size=refine_patch_size, refine_field=refine_field,
                    refine_jitter=refine_jitter, refine_samples=refine_samples, refine_epochs=refine_epochs,
                    refine_batch_size=refine_batch_size, refine_lr=refine_lr, refine_width=refine_width,
-                   refine_steps=refine_steps)
+                   refine_steps=refine_steps, refine_shape_rounds=refine_shape_rounds)
 cohort, upright_note = upright_by_stage1(load_cohort(manifest), artifacts, profile, upright_images)
 out = store.stage_dir(detection.STAGE, artifacts)
 pd.set_option("display.precision", 3)
@@ -180,11 +181,19 @@ result.dlc_summary
 # each labelled joint with a simulated coarse error (`refine_jitter` phalanges), scale, rotation, mirroring
 # and exposure varied, each patch standardised. Its centres are the detector `dlc_refined` in every table;
 # the likelihood (and so the flag) stays DeepLabCut's.
+#
+# A patch shows one joint, not the hand. When DeepLabCut's centre is half a phalanx off, as it often is on real
+# radiographs, a PIP can snap onto its own MCP or onto the next finger's PIP. So the hand's shape checks the
+# refined centres (`ra_lib.stages.detection.shape`): a point distribution model of the labelled hands (their
+# mean shape after similarity alignment, in either display convention, and its main modes of variation) is
+# fitted robustly to the refined centres. A joint outside its own box (paper 001's box, half of it each side)
+# around the shape's prediction moves there and is refined again, for up to `refine_shape_rounds` rounds.
 
 # %%
 display(Markdown(f"Refiner: {settings.refine_epochs} epochs of {settings.refine_samples} patches per labelled "
                  f"joint, {settings.refine_patch_size} px patches {settings.refine_field} phalanges wide, "
-                 f"{settings.refine_steps} passes." if settings.refine_epochs else
+                 f"{settings.refine_steps} passes, {settings.refine_shape_rounds} round(s) of the shape check."
+                 if settings.refine_epochs else
                  "This profile trains no refiner (`refine_epochs=0`); `dlc_refined` is absent from the tables."))
 
 # %% [markdown]
@@ -297,6 +306,16 @@ result.flags
 
 # %%
 figures.flags_by_landmark(result.flags_by_landmark())
+
+# %%
+moved = result.shape_moved_by_landmark()
+if moved.empty:
+    display(Markdown("No refined centres here (no refiner, or nothing trained), so there is no shape check to count."))
+else:
+    display(Markdown(f"The shape check moved {int(moved['moved'].sum())} of {int(moved['detections'].sum())} refined "
+                     "centres. Per landmark (a landmark moved often is one the refiner alone confuses with a "
+                     "neighbour):"))
+    display(moved.T)
 
 # %%
 if result.trained:

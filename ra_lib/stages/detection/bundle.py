@@ -1,10 +1,10 @@
 """Stage 2's model bundle: DeepLabCut, the joint refiner and how hands reach them, for new radiographs.
 
 The bundle holds each DeepLabCut model's PyTorch config and snapshot (the files DeepLabCut wrote), the
-refiner's weights, the stage's settings, the labelled landmarks and the hand sides mirrored to show the
+refiner's weights and hand shape (:mod:`.shape`), the stage's settings, the labelled landmarks and the hand sides mirrored to show the
 thumb on the right (:func:`.inputs.thumb_right_sides` of the training hands). :class:`JointDetector`
 (:func:`load_detector`) finds the joints of one hand of a radiograph as the stage does: white collimation
-blacked out, mirrored thumb-right, DeepLabCut on the resized hand, its centres refined at full resolution.
+blacked out, mirrored thumb-right, DeepLabCut on the resized hand, its centres refined at full resolution and checked against the shape.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from ra_lib.core import bundles, contracts
 from ra_lib.core.collimation import black_out_collimation
-from ra_lib.stages.detection import boxes, dlc, inputs, refine
+from ra_lib.stages.detection import boxes, dlc, inputs, refine, shape as hand_shape
 
 if TYPE_CHECKING:
     from ra_lib.stages.detection.pipeline import DetectionResult
@@ -40,13 +40,14 @@ def write_bundle(result: "DetectionResult", images: pd.DataFrame, folder: str | 
         config, snapshot = _dlc_files(name)
         trained = project.model() if isinstance(project, dlc.DlcProject) else project
         files[config], files[snapshot] = trained.pytorch_config, trained.snapshot
-    refined = None
+    refined, shape = None, None
     if result.refiner is not None:
         models[REFINER] = result.refiner.model.state_dict()
         refined = list(result.refiner.landmarks)
+        shape = result.refiner.shape.to_dict() if result.refiner.shape is not None else None
     extra = {"dlc_models": {name: list(p.bodyparts) for name, p in result.dlc_detector.projects.items()},
              "landmarks": list(result.landmarks), "mirrored_sides": sorted(result.mirrored_sides),
-             "detector": "dlc_refined" if refined else "dlc", "refiner_landmarks": refined}
+             "detector": "dlc_refined" if refined else "dlc", "refiner_landmarks": refined, "hand_shape": shape}
     return bundles.write_bundle(folder, STAGE, asdict(result.settings), models,
                                 cohort_fingerprint=bundles.cohort_fingerprint(images), headline=result.headline(),
                                 extra=extra, files=files)
@@ -77,9 +78,11 @@ class JointDetector:
         if self.refiner is not None:
             known = found["landmark"].isin(self.refiner.landmarks).to_numpy()
             phalanx = float(boxes.hand_phalanx(found, [hand_id])[0])
-            found.loc[known, ["x", "y"]] = self.refiner.refine_hand(
+            xy, moved = self.refiner.refine_hand(
                 hand, x0, found.loc[known, "landmark"], found.loc[known, ["x", "y"]].to_numpy(dtype=float),
                 phalanx, device)
+            found = found.assign(shape_moved=False)
+            found.loc[known, ["x", "y"]], found.loc[known, "shape_moved"] = xy, moved
         return found.assign(detector=self.detector)
 
 
@@ -94,9 +97,12 @@ def load_detector(bundle: bundles.Bundle) -> JointDetector:
     if extra["refiner_landmarks"]:
         network = refine.RefineNet(len(extra["refiner_landmarks"]), int(settings["refine_width"]))
         network.load_state_dict(bundle.state_dict(REFINER))
+        shape = extra.get("hand_shape")
         refiner = refine.JointRefiner(network.eval(), tuple(extra["refiner_landmarks"]),
                                       int(settings["refine_patch_size"]), float(settings["refine_field"]),
-                                      int(settings["refine_steps"]))
+                                      int(settings["refine_steps"]),
+                                      hand_shape.HandShape.from_dict(shape) if shape else None,
+                                      int(settings.get("refine_shape_rounds", 0)))
     return JointDetector(dlc.DlcDetector(models, int(settings["dlc_image_size"])), refiner,
                          tuple(extra["landmarks"]), frozenset(extra["mirrored_sides"]),
                          float(settings["dlc_p_cutoff"]), extra["detector"])

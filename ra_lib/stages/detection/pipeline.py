@@ -101,6 +101,7 @@ class DetectionResult:
                 "dlc_evaluation": self.dlc_summary.to_dict(orient="records"),
                 "flags": self.flags.reset_index().to_dict(orient="records"),
                 "flagged_by_landmark": self.flags_by_landmark().to_dict(orient="records"),
+                "shape_moved_by_landmark": self.shape_moved_by_landmark().reset_index().to_dict(orient="records"),
                 "detection_rates": self.rates.to_dict(orient="records")}
 
     def versus_baseline(self) -> pd.DataFrame:
@@ -144,6 +145,14 @@ class DetectionResult:
         if self.detections.empty:
             return pd.DataFrame(columns=[*by, "cut-off", "detections", "flagged"])
         return flag_table(self.detections, self.flags["cut-off"].to_dict(), by=by).reset_index()
+
+    def shape_moved_by_landmark(self) -> pd.DataFrame:
+        """Per landmark: refined detections and how many the hand-shape check moved (:mod:`.shape`)."""
+        refined = self.detections[self.detections["detector"] == "dlc_refined"]
+        if refined.empty or "shape_moved" not in refined:
+            return pd.DataFrame(columns=["detections", "moved"], index=pd.Index([], name="landmark"))
+        moved = refined["shape_moved"].astype(bool)
+        return moved.groupby(refined["landmark"], sort=False).agg(detections="size", moved="sum")
 
     @property
     def n_flagged_crops(self) -> int:

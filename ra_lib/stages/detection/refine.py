@@ -11,6 +11,11 @@ once, and every epoch draws ``refine_samples`` patches per joint from it with th
 simulated (offset ``refine_jitter`` phalanges, scale +-15 %, rotation +-12 deg), mirrored half of the time
 (either display convention) and with exposure and contrast varied. Each patch is standardised (zero mean,
 unit spread), so the refiner does not depend on how bright an archive's images are.
+
+A patch sees one joint, not the hand: a centre that starts half a phalanx off can snap onto the
+neighbouring joint. With ``refine_shape_rounds``, the hand's shape (:mod:`.shape`, learnt from the same
+labelled hands) is then fitted to the refined centres; a joint outside its box around the shape's
+prediction moves there (when it lies on the image) and is refined again, for up to that many rounds.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from tqdm import tqdm
 
 from ra_lib.cohort import sites
 from ra_lib.core import geometry, training
-from ra_lib.stages.detection import boxes, inputs
+from ra_lib.stages.detection import boxes, inputs, shape as hand_shape
 
 #: Largest simulated coarse error, as a fraction of half the patch side (the joint stays inside the patch).
 MAX_OFFSET = 0.7
@@ -136,46 +141,66 @@ def _step(model, batch, target):
 
 @dataclass
 class JointRefiner:
-    """A trained :class:`RefineNet` and how it cuts patches."""
+    """A trained :class:`RefineNet`, how it cuts patches, and the hand shape that checks its centres
+    (``shape_rounds`` rounds; none without a ``shape``)."""
 
     model: RefineNet
     landmarks: tuple[str, ...]
     patch_size: int
     field: float
     steps: int
+    shape: hand_shape.HandShape | None = None
+    shape_rounds: int = 0
 
     @torch.no_grad()
     def refine(self, cohort, detections: pd.DataFrame, device: str = "cpu", progress: bool = True) -> pd.DataFrame:
-        """``detections`` (hand_id, landmark, x, y, ...) with x, y refined; other columns and landmarks the
-        refiner does not know are kept as they are."""
-        out = detections.copy()
+        """``detections`` (hand_id, landmark, x, y, ...) with x, y refined and ``shape_moved`` (the shape check
+        moved the joint); other columns and landmarks the refiner does not know are kept as they are."""
+        out = detections.assign(shape_moved=False)
         known = out["landmark"].isin(self.landmarks) & out[["x", "y"]].notna().all(axis=1)
         phalanx = dict(zip(out["hand_id"], boxes.hand_phalanx(out, out["hand_id"])))
         groups = out[known].groupby("hand_id", sort=False).groups
         for hand_id, rows in tqdm(groups.items(), desc="refining joints", unit="hand", leave=False,
                                   disable=not progress):
             image, x0 = _hand(cohort, hand_id)
-            xy = self.refine_hand(image, x0, out.loc[rows, "landmark"], out.loc[rows, ["x", "y"]].to_numpy(dtype=float),
-                                  phalanx[hand_id], device)
-            out.loc[rows, "x"], out.loc[rows, "y"] = xy[:, 0], xy[:, 1]
+            xy, moved = self.refine_hand(image, x0, out.loc[rows, "landmark"],
+                                         out.loc[rows, ["x", "y"]].to_numpy(dtype=float), phalanx[hand_id], device)
+            out.loc[rows, "x"], out.loc[rows, "y"], out.loc[rows, "shape_moved"] = xy[:, 0], xy[:, 1], moved
         return out
 
     @torch.no_grad()
     def refine_hand(self, image: np.ndarray, x0: float, landmarks, xy: np.ndarray, phalanx: float,
-                    device: str = "cpu") -> np.ndarray:
-        """Refined full-image ``(n, 2)`` centres of one hand: ``image`` is the hand as the detectors read it
-        (:func:`inputs.load_hand_image`, its first column at ``x0`` of the radiograph), ``landmarks`` (known to
-        the refiner) and ``xy`` the coarse centres in full-image pixels, ``phalanx`` its phalanx length."""
+                    device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+        """Refined full-image ``(n, 2)`` centres of one hand and which of them the shape check moved: ``image`` is
+        the hand as the detectors read it (:func:`inputs.load_hand_image`, its first column at ``x0`` of the
+        radiograph), ``landmarks`` (known to the refiner) and ``xy`` the coarse centres in full-image pixels,
+        ``phalanx`` its phalanx length."""
         self.model.eval().to(device)
         column = {lm: k for k, lm in enumerate(self.landmarks)}
-        idx = torch.as_tensor([column[lm] for lm in landmarks], device=device)
+        landmarks = list(landmarks)
+        idx = np.array([column[lm] for lm in landmarks], dtype=int)
         xy = np.asarray(xy, dtype=float) - [x0, 0.0]
-        side = self.field * phalanx
+        xy = self._refined(image, idx, xy, self.field * phalanx, device)
+        moved = np.zeros(len(xy), dtype=bool)
+        for _ in range(self.shape_rounds if self.shape is not None else 0):
+            predicted, distance, fitted_phalanx = self.shape.fit(landmarks, xy)
+            on_image = ((predicted >= 0) & (predicted <= [image.shape[1] - 1, image.shape[0] - 1])).all(1)
+            outside = (distance > self.shape.tolerance(landmarks)) & on_image
+            if not outside.any():
+                break
+            xy[outside] = self._refined(image, idx[outside], predicted[outside], self.field * fitted_phalanx, device)
+            moved |= outside
+        return xy + [x0, 0.0], moved
+
+    def _refined(self, image: np.ndarray, idx: np.ndarray, xy: np.ndarray, side: float, device: str) -> np.ndarray:
+        """``xy`` (hand-image pixels) after ``steps`` refinements on patches ``side`` pixels wide."""
+        landmark_idx = torch.as_tensor(idx, device=device)
         for _ in range(self.steps):
             patches = np.stack([geometry.crop_square(image, x, y, side, self.patch_size) for x, y in xy])
-            moved = soft_argmax(_landmark_logits(self.model, torch.as_tensor(patches[:, None], device=device), idx))
+            patches = torch.as_tensor(patches[:, None], device=device)
+            moved = soft_argmax(_landmark_logits(self.model, patches, landmark_idx))
             xy = xy + moved.cpu().numpy() * side / 2
-        return xy + [x0, 0.0]
+        return xy
 
 
 def context_crops(cohort, landmarks: pd.DataFrame, hand_ids, names, patch_size: int,
@@ -210,5 +235,8 @@ def fit(cohort, landmarks: pd.DataFrame, train_hands, settings, seed: int = 0, d
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.refine_lr, total_steps=steps)
     history = training.fit(model, data, None, None, optimizer, settings.refine_epochs, device=device,
                            desc="joint refiner", progress=progress, step=_step, batch_scheduler=schedule)
+    shape = None
+    if settings.refine_shape_rounds:
+        shape = hand_shape.fit_shape(landmarks[landmarks["hand_id"].isin(set(train_hands))], names)
     return JointRefiner(model.cpu(), names, settings.refine_patch_size, settings.refine_field,
-                        settings.refine_steps), history
+                        settings.refine_steps, shape, settings.refine_shape_rounds), history

@@ -36,7 +36,8 @@ class DetectionSettings:
     profile ``pretrain_generator``, then fine-tunes on the ``n_train`` labelled hands (0 hands: no pretraining).
     Joint refiner (``refine_*``, :mod:`ra_lib.stages.detection.refine`): patch side in pixels and in proximal
     phalanges, the simulated coarse error (phalanges), patches drawn per labelled joint per epoch, epochs, batch,
-    peak learning rate, U-net width and the refinement passes at inference (``refine_epochs=0``: no refiner).
+    peak learning rate, U-net width, the refinement passes at inference (``refine_epochs=0``: no refiner) and
+    the rounds of the hand-shape check after them (:mod:`ra_lib.stages.detection.shape`; 0: none).
     """
 
     n_train: int
@@ -65,13 +66,14 @@ class DetectionSettings:
     dlc_augmentation: str = "upright"
     refine_patch_size: int = 64
     refine_field: float = 1.5
-    refine_jitter: float = 0.2
+    refine_jitter: float = 0.3
     refine_samples: int = 32
     refine_epochs: int = 12
     refine_batch_size: int = 64
     refine_lr: float = 2e-3
     refine_width: int = 16
     refine_steps: int = 2
+    refine_shape_rounds: int = 2
 
     def __post_init__(self) -> None:
         for name, value, known in (("crop_centres", self.crop_centres, CROP_CENTRES),
@@ -85,6 +87,8 @@ class DetectionSettings:
                      "refine_patch_size", "refine_samples", "refine_batch_size", "refine_width", "refine_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
+        if self.refine_shape_rounds < 0:
+            raise ValueError(f"refine_shape_rounds must be >= 0, got {self.refine_shape_rounds!r}")
         if self.refine_epochs < 0 or (self.crop_centres == "dlc_refined" and not self.refine_epochs):
             raise ValueError(f"refine_epochs must be >= 0, and >= 1 for crops at the refined centres; got "
                              f"{self.refine_epochs}")

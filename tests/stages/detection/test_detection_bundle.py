@@ -28,6 +28,8 @@ def test_the_bundle_finds_the_refined_joints_of_the_stage(trained):
     detector = load_detector(bundles.load_bundle(folder, contracts.DETECTION))
     assert detector.detector == "dlc_refined" and detector.mirrored_sides == result.mirrored_sides
     assert detector.landmarks == result.landmarks and detector.p_cutoff == SETTINGS.dlc_p_cutoff
+    assert detector.refiner.shape.to_dict() == result.refiner.shape.to_dict()
+    assert detector.refiner.shape_rounds == SETTINGS.refine_shape_rounds > 0
     refined = result.detections[result.detections["detector"] == "dlc_refined"]
     for hand in cohort.hands.head(3).itertuples():
         found = detector.detect(cohort.load_image(hand.image_id), hand.x0, hand.x1,

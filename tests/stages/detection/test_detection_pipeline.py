@@ -89,6 +89,20 @@ def test_flags_are_counted_per_landmark_and_reach_the_details():
                    pd.DataFrame()).flags_by_landmark().empty
 
 
+def test_joints_the_shape_check_moved_are_counted_per_landmark():
+    truth = truth_hand()
+    refined = shifted_detections(truth, {}, "dlc_refined").assign(shape_moved=[True] * 2 + [False] * 20)
+    detections = pd.concat([shifted_detections(truth, {}, "dlc"), refined])
+    empty = _result(pd.DataFrame(columns=evaluate.EVALUATED_COLUMNS), pipeline.flag_table(detections, {"dlc": 0.6,
+                    "dlc_refined": 0.6}), pd.DataFrame(columns=["label", "ap"]))
+    moved = dataclasses.replace(empty, detections=detections).shape_moved_by_landmark()
+    assert moved["detections"].sum() == 22 and moved["moved"].sum() == 2
+    assert moved.loc[truth.landmark.iloc[1], "moved"] == 1 and moved.loc[truth.landmark.iloc[2], "moved"] == 0
+    assert len(dataclasses.replace(empty, detections=detections).details()["shape_moved_by_landmark"]) == 22
+    without = dataclasses.replace(empty, detections=detections[detections["detector"] == "dlc"])
+    assert without.shape_moved_by_landmark().empty
+
+
 def test_cohort_without_landmarks_is_skipped(tmp_path):
     cohort = load_cohort(make_native_cohort(tmp_path / "c", n_patients=3, with_landmarks=False))
     result = detection.run(cohort, PROFILES["smoke"], seed=0, device="cpu", out_dir=tmp_path / "out")
@@ -111,6 +125,7 @@ def test_run_end_to_end_on_a_tiny_cohort(tmp_path):
     refined = result.detections[result.detections.detector == "dlc_refined"]
     dlc = result.detections[result.detections.detector == "dlc"]
     assert list(refined.hand_id) == list(dlc.hand_id) and list(refined.likelihood) == list(dlc.likelihood)
+    assert result.shape_moved_by_landmark()["detections"].sum() == len(refined)
     store = detection.load_crop_store(tmp_path / "out")
     assert store.images.shape == (12 * 22, 8, 8) and set(store.index.source) == {"truth"}
     assert np.isfinite(result.dlc_summary.final_train_loss).all()

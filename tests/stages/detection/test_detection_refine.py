@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ra_lib.core.profiles import resolve
-from ra_lib.stages.detection import PROFILES, refine
+from ra_lib.stages.detection import PROFILES, refine, shape
 
 
 def test_soft_argmax_finds_a_peak_in_normalised_coordinates():
@@ -93,4 +93,44 @@ def test_refiner_trains_and_moves_coarse_centres_towards_the_joints():
     before = np.hypot(coarse["x"] - truth["x"], coarse["y"] - truth["y"]).mean()
     after = np.hypot(refined["x"] - truth["x"], refined["y"] - truth["y"]).mean()
     assert after < 0.5 * before
-    assert list(refined.columns) == list(coarse.columns) and refined["likelihood"].eq(0.9).all()
+    assert list(refined.columns) == [*coarse.columns, "shape_moved"] and refined["likelihood"].eq(0.9).all()
+
+
+class StillNet(torch.nn.Module):
+    """A refiner network that never moves a centre (flat heatmaps: soft-argmax at the patch centre)."""
+
+    def forward(self, patches):
+        return torch.zeros(len(patches), 4, patches.shape[-2] // 2, patches.shape[-1] // 2)
+
+
+@pytest.mark.parametrize("rounds", [0, 1])
+def test_the_shape_check_moves_a_joint_that_snapped_onto_its_neighbour(rounds):
+    names = ("pip2", "pip3", "mcp2", "mcp3")
+    square = np.array([[0.0, -1.0], [0.8, -1.05], [0.0, 0.0], [0.8, 0.0]])
+    labelled = pd.DataFrame([(f"H{n}", lm, *(square[k] * (50 + 5 * n) + 100)) for n in range(4)
+                             for k, lm in enumerate(names)], columns=["hand_id", "landmark", "x", "y"])
+    refiner = refine.JointRefiner(StillNet(), names, 16, 1.5, 1, shape.fit_shape(labelled, names), rounds)
+    truth = square * 60 + [150.0, 200.0]
+    coarse = truth.copy()
+    coarse[1] = truth[3] + [2.0, -3.0]  # pip3 on mcp3
+    refined, moved = refiner.refine_hand(np.zeros((300, 300), np.float32), 0.0, names, coarse, phalanx=60.0)
+    np.testing.assert_allclose(refined[[0, 2, 3]], truth[[0, 2, 3]], atol=1e-6)
+    assert list(moved) == [False, bool(rounds), False, False]
+    if rounds:
+        assert np.hypot(*(refined[1] - truth[1])) < 3  # moved to where the other three joints put it
+    else:
+        np.testing.assert_allclose(refined[1], coarse[1])
+
+
+def test_the_shape_check_never_moves_a_joint_off_the_image():
+    names = ("pip2", "pip3", "mcp2", "mcp3")
+    square = np.array([[0.0, -1.0], [0.8, -1.05], [0.0, 0.0], [0.8, 0.0]])
+    labelled = pd.DataFrame([(f"H{n}", lm, *(square[k] * 50 + 100)) for n in range(3) for k, lm in enumerate(names)],
+                            columns=["hand_id", "landmark", "x", "y"])
+    refiner = refine.JointRefiner(StillNet(), names, 16, 1.5, 1, shape.fit_shape(labelled, names), 2)
+    coarse = square * 60 + [150.0, 80.0]
+    coarse[1] = coarse[3] + [2.0, -3.0]  # pip3 on mcp3; where it belongs (y = 17) is cut off this image
+    refined, moved = refiner.refine_hand(np.zeros((300, 300), np.float32)[40:], 0.0, names, coarse - [0, 40],
+                                         phalanx=60.0)
+    assert not moved.any()
+    np.testing.assert_allclose(refined, coarse - [0, 40])
