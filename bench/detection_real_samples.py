@@ -11,7 +11,9 @@ radiographs, 630 x 910 px, 15 labelled points each; two are mirrored copies of t
 absent the benchmark says so and exits cleanly; the images are read in place, never copied.
 
 DeepLabCut is trained as stage 2 trains it (the profile's settings, its ``n_train`` labelled hands of
-the synthetic cohort, with the synthetic pretraining when the profile asks for it). With ``--finetune
+the synthetic cohort, with the synthetic pretraining when the profile asks for it), on the cohort turned
+upright as the book turns it before stage 2 (here by the generator's own ``truth_images.csv``, not by stage
+1's predictions). With ``--finetune
 K`` (at most 4) it is then trained further on the first K real hands (hands 1-4, which share no patient
 with hands 5-6) and scored on the others; without it every real hand is scored. The hands go to the
 model as stage 2 sends a cohort's hands: one hand per image, mirrored so the thumb is on the right. The
@@ -41,6 +43,7 @@ import torch
 from PIL import Image
 
 from ra_lib.cohort import load_cohort, sites
+from ra_lib.cohort.upright import upright_cohort
 from ra_lib.core import geometry
 from ra_lib.core.profiles import parse_assignment, resolve
 from ra_lib.stages.detection import PROFILES, dlc, evaluate, inputs, refine, splits
@@ -53,6 +56,16 @@ LANDMARK_NAMES = {"IP": "ip", "PIP2": "pip2", "PIP3": "pip3", "PIP4": "pip4", "P
 #: Hands that may fine-tune (patients 1-4), in order; the others (patients 5-6, both sides) are scored.
 FINETUNE_ORDER = ("test_img1_L", "test_img2_L", "test_img3_L", "test_img4_L")
 MAX_FINETUNE = len(FINETUNE_ORDER)
+
+
+def upright_by_truth(cohort):
+    """``cohort`` turned upright by the quarter turns of its generator's ``truth_images.csv`` (as it is when the
+    cohort has none)."""
+    path = Path(cohort.data_root) / "truth_images.csv"
+    if not path.is_file():
+        return cohort
+    truth = pd.read_csv(path, dtype={"image_id": str})[["image_id", "rot90_k"]]
+    return upright_cohort(cohort, truth[truth["image_id"].isin(set(cohort.images["image_id"]))], str(path))
 
 
 class RealHands:
@@ -137,7 +150,8 @@ def main() -> None:
     knobs.update(dict(parse_assignment(pair) for pair in args.set))
     settings = resolve(PROFILES, args.profile, dlc_epochs=args.dlc_epochs,
                        **{k: v for k, v in knobs.items() if v is not None})
-    cohort = load_cohort(REPOSITORY / args.manifest if not Path(args.manifest).is_absolute() else args.manifest)
+    cohort = upright_by_truth(load_cohort(REPOSITORY / args.manifest if not Path(args.manifest).is_absolute()
+                                          else args.manifest))
     real = RealHands(REAL_SAMPLES)
     finetune = [f"{i}:L" for i in FINETUNE_ORDER[:args.finetune]]
     scored = [h for h in real.hands["hand_id"] if h not in finetune]

@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fixtures.builders import make_native_cohort
 from fixtures.real_samples import write_hands_joints
+from ra_lib.cohort import load_cohort
 from ra_lib.stages.detection import inputs
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "detection_real_samples.py"
@@ -41,3 +43,14 @@ def test_scores_follow_paper_001s_box_rule(bench, tmp_path):
     assert figures["transfer/mean_error_px"] == pytest.approx(100.0)
     assert np.isfinite(bench.per_landmark(detections, real, ["test_img1_L:L"]).loc["ip", "error_px"])
     assert isinstance(bench.per_landmark(detections, real, ["test_img1_L:L"]), pd.DataFrame)
+
+
+def test_the_synthetic_cohort_is_turned_upright_by_its_generators_truth(bench, tmp_path):
+    cohort = load_cohort(make_native_cohort(tmp_path / "c", n_patients=3))
+    assert bench.upright_by_truth(cohort) is cohort  # no truth_images.csv: as stored
+    first = cohort.images["image_id"].iloc[0]
+    pd.DataFrame({"image_id": cohort.images["image_id"], "rot90_k": [1] + [0] * (len(cohort.images) - 1)}).to_csv(
+        cohort.data_root / "truth_images.csv", index=False)
+    upright = bench.upright_by_truth(cohort)
+    before, after = (c.images.set_index("image_id").loc[first, ["width", "height"]].tolist() for c in (cohort, upright))
+    assert after == before[::-1] and upright.load_image(first).shape == tuple(before)
