@@ -308,14 +308,9 @@ result.flags
 figures.flags_by_landmark(result.flags_by_landmark())
 
 # %%
-moved = result.shape_moved_by_landmark()
-if moved.empty:
-    display(Markdown("No refined centres here (no refiner, or nothing trained), so there is no shape check to count."))
-else:
-    display(Markdown(f"The shape check moved {int(moved['moved'].sum())} of {int(moved['detections'].sum())} refined "
-                     "centres. Per landmark (a landmark moved often is one the refiner alone confuses with a "
-                     "neighbour):"))
-    display(moved.T)
+display(Markdown(result.shape_check_note()))
+if result.refiner is not None and result.refiner.shape is not None and result.refiner.shape_rounds:
+    display(result.shape_moved_by_landmark().T)
 
 # %%
 if result.trained:

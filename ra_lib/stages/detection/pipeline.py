@@ -10,7 +10,8 @@ import pandas as pd
 
 from ra_lib.cohort import sites
 from ra_lib.core import artifacts, bundles, contracts, training
-from ra_lib.stages.detection import boxes, bundle, crops, dlc, evaluate, frcnn, inputs, pretrain, refine, splits
+from ra_lib.stages.detection import (boxes, bundle, crops, dlc, evaluate, frcnn, inputs, pretrain, refine, shape,
+                                     splits)
 from ra_lib.stages.detection.settings import DetectionSettings
 
 #: Detectors of the stage: DeepLabCut, DeepLabCut's centres refined at full resolution (:mod:`.refine`), Faster R-CNN.
@@ -153,6 +154,19 @@ class DetectionResult:
             return pd.DataFrame(columns=["detections", "moved"], index=pd.Index([], name="landmark"))
         moved = refined["shape_moved"].astype(bool)
         return moved.groupby(refined["landmark"], sort=False).agg(detections="size", moved="sum")
+
+    def shape_check_note(self) -> str:
+        """Markdown: what the hand-shape check did, or why it did not run."""
+        if self.refiner is None:
+            return "No refiner was trained here, so no shape check ran."
+        if not self.refiner.shape_rounds:
+            return "The shape check is off in these settings (`refine_shape_rounds=0`)."
+        if self.refiner.shape is None:
+            return (f"No shape check ran: fewer than {shape.MIN_HANDS} training hands are labelled at every landmark "
+                    "the refiner knows, too few to learn a hand's shape from.")
+        moved = self.shape_moved_by_landmark()
+        return (f"The shape check moved {int(moved['moved'].sum())} of {int(moved['detections'].sum())} refined "
+                "centres. Per landmark (a landmark moved often is one the refiner alone confuses with a neighbour):")
 
     @property
     def n_flagged_crops(self) -> int:

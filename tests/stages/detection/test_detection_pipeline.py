@@ -9,7 +9,7 @@ from fixtures.detection_cases import shifted_detections, site_scores, truth_hand
 from ra_lib.cohort import load_cohort
 from ra_lib.core import contracts
 from ra_lib.stages import detection
-from ra_lib.stages.detection import evaluate, pipeline
+from ra_lib.stages.detection import evaluate, pipeline, refine, shape
 from ra_lib.stages.detection.settings import PROFILES
 
 
@@ -101,6 +101,20 @@ def test_joints_the_shape_check_moved_are_counted_per_landmark():
     assert len(dataclasses.replace(empty, detections=detections).details()["shape_moved_by_landmark"]) == 22
     without = dataclasses.replace(empty, detections=detections[detections["detector"] == "dlc"])
     assert without.shape_moved_by_landmark().empty
+
+
+def test_the_shape_check_note_says_what_ran():
+    truth = truth_hand()
+    refined = shifted_detections(truth, {}, "dlc_refined").assign(shape_moved=[True] * 2 + [False] * 20)
+    result = dataclasses.replace(_result(pd.DataFrame(columns=evaluate.EVALUATED_COLUMNS), pd.DataFrame(),
+                                         pd.DataFrame(columns=["label", "ap"])), detections=refined)
+    assert "No refiner" in result.shape_check_note()
+    hand = shape.HandShape(("pip2", "mcp2"), np.array([[0.0, -1.0], [0.0, 0.0]]), np.zeros((0, 2, 2)), np.zeros(0), 1.0)
+    with_refiner = [dataclasses.replace(result, refiner=refine.JointRefiner(None, (), 8, 1.5, 1, s, rounds))
+                    for s, rounds in ((None, 0), (None, 2), (hand, 2))]
+    assert "is off" in with_refiner[0].shape_check_note()
+    assert "No shape check ran" in with_refiner[1].shape_check_note()
+    assert with_refiner[2].shape_check_note().startswith("The shape check moved 2 of 22 refined centres")
 
 
 def test_cohort_without_landmarks_is_skipped(tmp_path):
