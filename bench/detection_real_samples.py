@@ -47,6 +47,7 @@ from ra_lib.cohort.upright import upright_cohort
 from ra_lib.core import geometry
 from ra_lib.core.profiles import parse_assignment, resolve
 from ra_lib.stages.detection import PROFILES, dlc, evaluate, inputs, refine, splits
+from ra_lib.stages.selection.orientation import orientation_truth
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 REAL_SAMPLES = REPOSITORY.parent / "shared" / "real_samples" / "hands_joints"
@@ -59,13 +60,10 @@ MAX_FINETUNE = len(FINETUNE_ORDER)
 
 
 def upright_by_truth(cohort):
-    """``cohort`` turned upright by the quarter turns of its generator's ``truth_images.csv`` (as it is when the
-    cohort has none)."""
-    path = Path(cohort.data_root) / "truth_images.csv"
-    if not path.is_file():
-        return cohort
-    truth = pd.read_csv(path, dtype={"image_id": str})[["image_id", "rot90_k"]]
-    return upright_cohort(cohort, truth[truth["image_id"].isin(set(cohort.images["image_id"]))], str(path))
+    """``cohort`` turned upright by its orientation truth (:func:`orientation_truth`: the generator's
+    ``truth_images.csv``), as it is when it has none."""
+    truth = orientation_truth(cohort, cohort.images["view"])
+    return cohort if truth is None else upright_cohort(cohort, truth[["image_id", "rot90_k"]], "orientation truth")
 
 
 class RealHands:

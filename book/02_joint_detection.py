@@ -309,7 +309,7 @@ figures.flags_by_landmark(result.flags_by_landmark())
 
 # %%
 display(Markdown(result.shape_check_note()))
-if result.refiner is not None and result.refiner.shape is not None and result.refiner.shape_rounds:
+if result.shape_checked:
     display(result.shape_moved_by_landmark().T)
 
 # %%

@@ -1,10 +1,11 @@
 """Stage 2's model bundle: DeepLabCut, the joint refiner and how hands reach them, for new radiographs.
 
 The bundle holds each DeepLabCut model's PyTorch config and snapshot (the files DeepLabCut wrote), the
-refiner's weights and hand shape (:mod:`.shape`), the stage's settings, the labelled landmarks and the hand sides mirrored to show the
-thumb on the right (:func:`.inputs.thumb_right_sides` of the training hands). :class:`JointDetector`
-(:func:`load_detector`) finds the joints of one hand of a radiograph as the stage does: white collimation
-blacked out, mirrored thumb-right, DeepLabCut on the resized hand, its centres refined at full resolution and checked against the shape.
+refiner's weights and hand shape (:mod:`.shape`), the stage's settings, the labelled landmarks and the hand
+sides mirrored to show the thumb on the right (:func:`.inputs.thumb_right_sides` of the training hands).
+:class:`JointDetector` (:func:`load_detector`) finds the joints of one hand of a radiograph as the stage does:
+white collimation blacked out, mirrored thumb-right, DeepLabCut on the resized hand, its centres refined at
+full resolution and checked against the shape.
 """
 from __future__ import annotations
 

@@ -155,13 +155,18 @@ class DetectionResult:
         moved = refined["shape_moved"].astype(bool)
         return moved.groupby(refined["landmark"], sort=False).agg(detections="size", moved="sum")
 
+    @property
+    def shape_checked(self) -> bool:
+        """Whether the hand-shape check ran on the refined centres (a refiner with a shape and rounds)."""
+        return self.refiner is not None and self.refiner.shape is not None and self.refiner.shape_rounds > 0
+
     def shape_check_note(self) -> str:
         """Markdown: what the hand-shape check did, or why it did not run."""
         if self.refiner is None:
             return "No refiner was trained here, so no shape check ran."
         if not self.refiner.shape_rounds:
             return "The shape check is off in these settings (`refine_shape_rounds=0`)."
-        if self.refiner.shape is None:
+        if not self.shape_checked:
             return (f"No shape check ran: fewer than {shape.MIN_HANDS} training hands are labelled at every landmark "
                     "the refiner knows, too few to learn a hand's shape from.")
         moved = self.shape_moved_by_landmark()

@@ -41,12 +41,11 @@ def _normalised(points: np.ndarray) -> np.ndarray:
     return centred / np.sqrt((centred ** 2).sum(1).mean())
 
 
-def _similarity(source: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None) -> tuple[complex, complex]:
-    """Weighted least-squares similarity ``z -> a z + t`` (complex) mapping ``source`` onto ``target``."""
+def _similarity(source: np.ndarray, target: np.ndarray) -> tuple[complex, complex]:
+    """Least-squares similarity ``z -> a z + t`` (complex) mapping ``source`` onto ``target``."""
     zs, zt = source @ [1, 1j], target @ [1, 1j]
-    w = np.ones(len(zs)) if weight is None else weight
-    ms, mt = (w * zs).sum() / w.sum(), (w * zt).sum() / w.sum()
-    a = (w * np.conj(zs - ms) * (zt - mt)).sum() / max((w * np.abs(zs - ms) ** 2).sum(), 1e-12)
+    ms, mt = zs.mean(), zt.mean()
+    a = (np.conj(zs - ms) * (zt - mt)).sum() / max((np.abs(zs - ms) ** 2).sum(), 1e-12)
     return a, mt - a * ms
 
 
@@ -79,10 +78,8 @@ class HandShape:
         rows = np.array([column[lm] for lm in landmarks], dtype=int)
         xy = np.asarray(xy, dtype=float)
         found = np.isfinite(xy).all(1)
-        if found.sum() < 2:
-            return np.full_like(xy, np.nan), np.full(len(xy), np.nan), np.nan
         tolerance = self.tolerance(landmarks)
-        start = self._convention(rows, xy, found, tolerance)
+        start = self._convention(rows, xy, found, tolerance) if found.sum() >= 2 else None
         if start is None:
             return np.full_like(xy, np.nan), np.full(len(xy), np.nan), np.nan
         mean, modes, a, t = start
@@ -153,7 +150,8 @@ def _aligned(shapes: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def fit_shape(landmarks: pd.DataFrame, names) -> HandShape | None:
     """The shape of the hands in ``landmarks`` (hand_id, landmark, x, y) labelled at every one of ``names``;
-    ``None`` with fewer than :data:`MIN_HANDS` such hands or without an MCP-PIP pair to measure a phalanx."""
+    ``None`` with fewer than :data:`MIN_HANDS` such hands or without an MCP-PIP pair to measure a phalanx
+    (:func:`.boxes.phalanx_lengths`)."""
     names = tuple(names)
     wide = landmarks[landmarks["landmark"].isin(names)].pivot_table(index="hand_id", columns="landmark",
                                                                     values=["x", "y"], aggfunc="first")
@@ -161,9 +159,7 @@ def fit_shape(landmarks: pd.DataFrame, names) -> HandShape | None:
         return None
     points = np.stack([wide["x"][list(names)].to_numpy(float), wide["y"][list(names)].to_numpy(float)], axis=2)
     points = points[np.isfinite(points).all(axis=(1, 2))]
-    fingers = [(names.index(f"mcp{f}"), names.index(f"pip{f}")) for f in range(2, 6)
-               if f"mcp{f}" in names and f"pip{f}" in names]
-    if len(points) < MIN_HANDS or not fingers:
+    if len(points) < MIN_HANDS:
         return None
     shapes = np.stack([_normalised(p) for p in points])
     mean = shapes[0]
@@ -177,5 +173,8 @@ def fit_shape(landmarks: pd.DataFrame, names) -> HandShape | None:
     kept = 0  # hands all of one shape vary in no mode
     if variance.sum() > 1e-12:
         kept = int(min(MAX_MODES, np.searchsorted(np.cumsum(variance) / variance.sum(), VARIANCE_KEPT) + 1))
-    phalanx = float(np.median([np.hypot(*(mean[m] - mean[p])) for m, p in fingers]))
+    phalanx = float(boxes.phalanx_lengths(pd.DataFrame({"hand_id": "mean", "landmark": names, "x": mean[:, 0],
+                                                         "y": mean[:, 1]})).iloc[0])
+    if not np.isfinite(phalanx):
+        return None
     return HandShape(names, mean, vt[:kept].reshape(kept, len(names), 2), np.sqrt(variance[:kept]), phalanx)

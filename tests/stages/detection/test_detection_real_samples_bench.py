@@ -49,7 +49,8 @@ def test_the_synthetic_cohort_is_turned_upright_by_its_generators_truth(bench, t
     cohort = load_cohort(make_native_cohort(tmp_path / "c", n_patients=3))
     assert bench.upright_by_truth(cohort) is cohort  # no truth_images.csv: as stored
     first = cohort.images["image_id"].iloc[0]
-    pd.DataFrame({"image_id": cohort.images["image_id"], "rot90_k": [1] + [0] * (len(cohort.images) - 1)}).to_csv(
+    pd.DataFrame({"image_id": cohort.images["image_id"], "rot90_k": [1] + [0] * (len(cohort.images) - 1),
+                  "thumb_side": "left"}).to_csv(
         cohort.data_root / "truth_images.csv", index=False)
     upright = bench.upright_by_truth(cohort)
     before, after = (c.images.set_index("image_id").loc[first, ["width", "height"]].tolist() for c in (cohort, upright))
