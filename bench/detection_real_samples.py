@@ -20,8 +20,9 @@ model as stage 2 sends a cohort's hands: one hand per image, mirrored so the thu
 real hands are shown in the other display convention from the synthetic ones (a left hand with its thumb on
 the right); which sides to mirror is read off their labelled points, as stage 2 reads it off a cohort's
 labelled hands. Then the joint refiner (:mod:`ra_lib.stages.detection.refine`, when the profile has one) is
-trained on the same synthetic hands (with ``--finetune``: on the real ones) and refines DeepLabCut's centres,
-checked against the hand shape (:mod:`ra_lib.stages.detection.shape`) learnt from those hands.
+trained on the same synthetic hands (with ``--finetune``: then fine-tuned on the real ones, starting from its
+synthetic weights) and refines DeepLabCut's centres, checked against the hand shape
+(:mod:`ra_lib.stages.detection.shape`) learnt from the hands it trained on last.
 
 The score is paper 001's: a detection is correct when the true centre lies in the joint's box around it
 (boxes scaled by the hand's proximal phalanx), and the mean distance error in pixels of the real images.
@@ -191,7 +192,9 @@ def main() -> None:
         refiner, _ = refine.fit(cohort, cohort.landmarks[cohort.landmarks["landmark"].isin(bodyparts)], split["train"],
                                 settings, seed=args.seed, progress=False)
         if finetune:
-            refiner, _ = refine.fit(real, real.landmarks, finetune, settings, seed=args.seed, progress=False)
+            tuned = dataclasses.replace(settings, refine_epochs=args.finetune_epochs)
+            refiner, _ = refine.fit(real, real.landmarks, finetune, tuned, seed=args.seed, progress=False,
+                                    initial=refiner)
         synthetic, detections = refiner.refine(cohort, synthetic, progress=False), refiner.refine(real, detections,
                                                                                                   progress=False)
     figures.update(score(detections, real, scored))

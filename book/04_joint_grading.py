@@ -256,11 +256,7 @@ else:
                      "JSN) with their median, interval and true grade."))
 
 # %% tags=["remove-cell"]
-store.write_table(result.predictions, out / "grade_predictions.csv")
-if result.regression is not None:
-    store.write_table(result.regression.predictions, out / "cdf_predictions.csv")
-if result.grade_cdf:
-    store.write_table(result.grade_cdf_predictions(), out / "grade_cdf_predictions.csv")
+result.write_tables(out)
 metrics_path = store.write_metrics(out, result.headline(), profile=profile, seed=seed,
                                    settings=dataclasses.asdict(settings), **result.details())
 

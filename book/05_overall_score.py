@@ -246,9 +246,14 @@ else:
 # ## Against summing the per-joint grades of stage 4
 #
 # The two-step route (find each joint, grade it, add up) and the paper's direct regression answer the same
-# question; here both are compared on the test units that stage 4 also held out. The headline's `joint_sum`
-# is the sum of stage 4's `oversample_aug` grades (paper 004's remedy (b): without a remedy the graders give
-# nearly every joint the majority grade of a rare kind, and their sums fall short on every damaged hand).
+# question; here both are compared on the test units that stage 4 also held out. Every stage-4 method gives
+# two sums: of each joint's most likely grade, and of its expected grade (the mean of its grade
+# distribution). The most likely grade of a rare-damage kind is nearly always 0 without a remedy, so those
+# sums fall short on every damaged hand; the remedies reweight the rare grades, which makes every joint
+# look more damaged than it is, so their sums overshoot. The expected grade of a distribution trained on
+# the grades as they occur, with a proper scoring rule, has neither bias: the headline's `joint_sum` is the
+# sum of the expected grades of stage 4's CDF head on the grades (`cdf_grades`, CRPS loss), or of its
+# plain classifier where the profile fits no CDF head. Its `mean_diff` column shows the bias of each sum.
 # A site the cohort labels no landmark for (RA2's wrist) has no crop and no grade: it adds its mean grade among
 # the training folds, so the sum stays on the whole 0-140 scale but cannot follow that site's damage.
 

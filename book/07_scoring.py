@@ -98,8 +98,10 @@ result.summary()
 # ## Joints
 #
 # Every site of every hand gets a row of `scored/joints.parquet`: its centre in the upright image with
-# DeepLabCut's likelihood as its confidence, P(damaged), the grade probabilities, the expected grade and
-# its 10-90 % interval. A joint whose likelihood lies below stage 2's cut-off, or whose centre falls outside
+# DeepLabCut's likelihood as its confidence, P(damaged), the most likely grade by stage 4's main remedy
+# (paper 004's oversampling, which favours the rare grades), and the grade probabilities, expected grade
+# and 10-90 % interval of stage 4's calibrated distribution (its CDF head on the grades, where trained),
+# whose expected grades add up without the remedy's bias. A joint whose likelihood lies below stage 2's cut-off, or whose centre falls outside
 # the image, is **not found** and keeps its reason; no joint is dropped. Per kind:
 
 # %%
@@ -149,7 +151,7 @@ else:
 
 # %% [markdown]
 # Each hand gets two overall scores: stage 5's, from the whole hand at once (paper 003), and the sum of its
-# sites' predicted grades (paper 002's route), with the 10-90 % interval of the sum's distribution (the
+# sites' expected grades (paper 002's route, on the calibrated distributions), with the 10-90 % interval of the sum's distribution (the
 # sites' grade distributions convolved as if independent, so joints that worsen together would widen it).
 # The sum needs every site graded, except sites whose landmark the detector never learnt (a cohort that
 # labels no wrist landmark): those take their grade distribution among stage 4's training patients.

@@ -221,13 +221,22 @@ def context_crops(cohort, landmarks: pd.DataFrame, hand_ids, names, patch_size: 
 
 
 def fit(cohort, landmarks: pd.DataFrame, train_hands, settings, seed: int = 0, device: str = "cpu",
-        progress: bool = True) -> tuple[JointRefiner, pd.DataFrame]:
-    """Train the refiner on the labelled joints of ``train_hands`` (``settings.refine_*``); its loss history."""
+        progress: bool = True, initial: JointRefiner | None = None) -> tuple[JointRefiner, pd.DataFrame]:
+    """Train the refiner on the labelled joints of ``train_hands`` (``settings.refine_*``); its loss history.
+
+    ``initial``: a refiner of the same landmarks and width whose weights training starts from (fine-tuning,
+    e.g. from one trained on synthetic hands).
+    """
     names = tuple(lm for lm in sites.HAND_LANDMARKS if lm in set(landmarks["landmark"]))
     contexts, landmark_idx = context_crops(cohort, landmarks, train_hands, names, settings.refine_patch_size,
                                            settings.refine_field)
     training.seed_everything(seed)
     model = RefineNet(len(names), settings.refine_width)
+    if initial is not None:
+        if initial.landmarks != names:
+            raise ValueError(f"the initial refiner knows the landmarks {list(initial.landmarks)}, these hands "
+                             f"label {list(names)}: it cannot be fine-tuned on them")
+        model.load_state_dict(initial.model.state_dict())
     data = JitteredPatches(contexts, landmark_idx, settings.refine_samples, settings.refine_jitter,
                            settings.refine_field, settings.refine_batch_size, seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.refine_lr, weight_decay=1e-4)

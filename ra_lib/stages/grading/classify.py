@@ -67,7 +67,7 @@ def prediction_table(rows: pd.DataFrame, proba: np.ndarray, method: str, imputed
 @dataclass
 class RemedyRuns:
     """Grade predictions of every remedy and the majority baseline for every row, histories, timings and
-    the trained networks of the kept method by kind (``models``)."""
+    the trained networks of the kept methods (``models[method][kind]``)."""
 
     predictions: pd.DataFrame
     histories: pd.DataFrame
@@ -76,12 +76,12 @@ class RemedyRuns:
 
 
 def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progress: bool = True,
-                kinds=tuple(N_CLASSES), keep: str | None = None) -> RemedyRuns:
+                kinds=tuple(N_CLASSES), keep=()) -> RemedyRuns:
     """Train every ``settings.methods`` for each of ``kinds``; predict every row of those kinds (all splits).
 
     Rows without a usable crop get the kind's training grade frequencies (``imputed``). A
     ``majority_baseline`` method predicts the most frequent training grade everywhere. The networks of
-    method ``keep`` are kept in the result.
+    methods ``keep`` are kept in the result.
     """
     tables, histories, timings, models = [], [], [], {}
     for kind in kinds:
@@ -99,8 +99,8 @@ def run_grading(data: GradingData, settings, seed: int = 0, device="cpu", progre
                 proba[usable] = predict_outputs(trained.model, data.images[rows["image_row"].to_numpy()[usable]],
                                                 device, partial(torch.softmax, dim=1), settings.threads)
             tables.append(prediction_table(rows, proba, method, ~usable))
-            if method == keep:
-                models[kind] = trained.model.cpu()
+            if method in keep:
+                models.setdefault(method, {})[kind] = trained.model.cpu()
             histories.append(trained.history.assign(kind=kind, method=method))
             timings.append(trained.timing(kind=kind, method=method))
     empty = pd.DataFrame(columns=PREDICTION_COLUMNS)

@@ -14,10 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from ra_lib.cohort.sites import EROSION, KINDS
+from ra_lib.core import artifacts as store
 from ra_lib.core import bundles, contracts
 from ra_lib.stages.detection.crops import crop_geometry
 from ra_lib.stages.grading import evaluate
-from ra_lib.stages.grading.bundle import bundle_method, write_bundle
+from ra_lib.stages.grading.bundle import bundle_method, distribution_method, write_bundle
 from ra_lib.stages.grading.site_priors import site_priors
 from ra_lib.stages.grading.classify import RemedyRuns, run_grading
 from ra_lib.stages.grading.data import GradingData, prepare_data
@@ -74,6 +75,18 @@ class GradingResult:
         """``grade_cdf_predictions.csv``: both kinds' grade distributions (``None`` when not fitted)."""
         return _concat([result.predictions for result in self.grade_cdf.values()]) if self.grade_cdf else None
 
+    def write_tables(self, folder) -> None:
+        """The stage's prediction tables: ``grade_predictions.csv``, and ``cdf_predictions.csv`` and
+        ``grade_cdf_predictions.csv`` where fitted (removed where not, so no earlier run's table stays)."""
+        folder = Path(folder)
+        store.write_table(self.predictions, folder / "grade_predictions.csv")
+        for name, table in (("cdf_predictions.csv", None if self.regression is None else self.regression.predictions),
+                            ("grade_cdf_predictions.csv", self.grade_cdf_predictions())):
+            if table is None:
+                (folder / name).unlink(missing_ok=True)
+            else:
+                store.write_table(table, folder / name)
+
     def histories(self) -> pd.DataFrame:
         """Loss per epoch of every network (column ``kind`` and ``method``)."""
         return _concat([self.remedies.histories, *(r.histories for r in self._cdf_results())])
@@ -116,18 +129,19 @@ def run(cohort, settings: GradingSettings, *, seed: int = 0, device="cpu", crop_
 
     A kind without usable training crops is skipped (its headline values are ``None``), as is the
     eroded-surface regression on a cohort without percentages. With ``bundle_dir`` the graders of
-    :func:`.bundle.bundle_method` are written there as a model bundle (an old one is removed when none
-    was trained).
+    :func:`.bundle.bundle_method` and the distributions of :func:`.bundle.distribution_method` are written
+    there as a model bundle (an old one is removed when no grader was trained).
     """
     data = prepare_data(crop_store, cohort.scores, cohort.folds, settings.crop_size, settings.test_fold)
     kinds = [kind for kind in KINDS if len(data.select(kind, "train"))]
-    remedies = run_grading(data, settings, seed, device, progress, kinds=kinds, keep=bundle_method(settings))
+    keep = {bundle_method(settings), distribution_method(settings)}
+    remedies = run_grading(data, settings, seed, device, progress, kinds=kinds, keep=keep)
     regression = run_cdf(data, PERCENT, settings.regression_methods, settings, seed, device, progress) \
         if data.has_percentages() and settings.regression_methods else None
     grade_cdf = {kind: run_cdf(data, grade_target(kind), (CDF_GRADES,), settings, seed, device, progress)
                  for kind in kinds} if settings.grade_cdf else {}
     result = GradingResult(settings, data, remedies, regression, grade_cdf)
-    if bundle_dir is not None and remedies.models:
+    if bundle_dir is not None and remedies.models.get(bundle_method(settings)):
         write_bundle(result, cohort.images, crop_geometry(crop_store), bundle_dir,
                      site_priors(cohort.scores, cohort.folds, settings.test_fold))
     elif bundle_dir is not None:

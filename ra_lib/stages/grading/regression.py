@@ -9,7 +9,7 @@ percentages). Rows without a usable crop get the training targets' empirical dis
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -63,7 +63,8 @@ class CdfResult:
 
     ``survival[method]`` has one row per row of ``predictions[predictions.method == method]``, in order.
     ``non_monotone[method]``: fraction of raw CDF-head curves that needed the monotonicity repair;
-    ``max_rise[method]``: their largest increase from one threshold to the next, averaged over curves.
+    ``max_rise[method]``: their largest increase from one threshold to the next, averaged over curves;
+    ``models[method]``: the trained network (on the CPU).
     """
 
     target: CdfTarget
@@ -73,6 +74,7 @@ class CdfResult:
     max_rise: dict
     histories: pd.DataFrame
     timings: pd.DataFrame
+    models: dict = field(default_factory=dict, repr=False)
 
 
 def target_rows(data: GradingData, target: CdfTarget, split: str) -> pd.DataFrame:
@@ -122,7 +124,7 @@ def run_cdf(data: GradingData, target: CdfTarget, methods, settings, seed: int =
     usable = (rows["image_row"] >= 0).to_numpy()
     images = data.images[rows["image_row"].to_numpy()[usable]]
     prior = crps.survival_from_samples(target_rows(data, target, "train")[target.column], target.n_thresholds)
-    tables, survivals, non_monotone, max_rise, histories, timings = [], {}, {}, {}, [], []
+    tables, survivals, non_monotone, max_rise, histories, timings, models = [], {}, {}, {}, [], [], {}
     for method in methods:
         trained = train_cdf_model(data, target, method, settings, seed, device, progress)
         survival = np.tile(prior, (len(rows), 1))
@@ -146,5 +148,6 @@ def run_cdf(data: GradingData, target: CdfTarget, methods, settings, seed: int =
         tables.append(_table(rows, target, method, survival, {**summary, "imputed": ~usable}))
         histories.append(trained.history.assign(kind=target.kind, method=method))
         timings.append(trained.timing(kind=target.kind, method=method))
+        models[method] = trained.model.cpu()
     return CdfResult(target, pd.concat(tables, ignore_index=True), survivals, non_monotone, max_rise,
-                     pd.concat(histories, ignore_index=True), pd.DataFrame(timings))
+                     pd.concat(histories, ignore_index=True), pd.DataFrame(timings), models)

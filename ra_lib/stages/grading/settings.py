@@ -28,7 +28,18 @@ CDF, ONE_OUTPUT = "cdf", "one_output"
 REGRESSION_METHODS = (CDF, ONE_OUTPUT)
 #: The CDF head on the grades (a distribution over 0..max grade, CRPS loss), per kind.
 CDF_GRADES = "cdf_grades"
+#: The grade distributions whose expected grades add up to a hand's score (stage 5's ``joint_sum``, the sums of
+#: new radiographs), by preference: the CDF head on the grades, else the plain classifier. Both are trained
+#: with a proper scoring rule (the CRPS, the cross-entropy) on the grades as they occur, so their expected
+#: grades are unbiased; the remedies reweight the grades, which helps the per-joint grade of a rare class but
+#: makes every joint look more damaged, so their sums overstate the score.
+SUM_METHODS = (CDF_GRADES, PLAIN)
 ARCHS = ("tiny", "efficientnet_b0", "efficientnet_b4")
+
+
+def sum_method(methods) -> str | None:
+    """The first of :data:`SUM_METHODS` among ``methods`` (``None``: neither)."""
+    return next((method for method in SUM_METHODS if method in methods), None)
 
 
 @dataclass(frozen=True)

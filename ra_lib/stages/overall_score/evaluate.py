@@ -1,4 +1,4 @@
-"""Stage 5's evaluation: paper 003's agreement criteria, readers (its Table 2), the sum of stage 4's grades.
+"""Stage 5's evaluation: paper 003's agreement criteria, readers (its Table 2), the sums of stage 4's grades.
 
 Every statistic comes from :mod:`ra_lib.evaluation.metrics` and :mod:`ra_lib.evaluation.stats`.
 """
@@ -11,6 +11,7 @@ import pandas as pd
 
 from ra_lib.cohort.sites import Site
 from ra_lib.evaluation import bootstrap, metrics, stats
+from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.grading.site_priors import SitePriors, expected_grade, unlocated_sites
 from ra_lib.stages.overall_score.settings import MAIN_VARIANT, N_BOOT
 from ra_lib.stages.overall_score.targets import N_HAND_SITES, hand_scores, hands_per_unit, unit_ids
@@ -18,11 +19,28 @@ from ra_lib.stages.overall_score.train import MEAN_BASELINE, PREDICTION_COLUMNS
 
 #: ``variant`` of the summed stage-4 grades of one grading method.
 JOINT_SUM_PREFIX = "sum of stage-4 joint grades"
+#: What a joint sum adds per site: the expected grade of its distribution, or its most likely grade.
+EXPECTED, MOST_LIKELY = "expected", "most likely"
+SUM_STATISTICS = {EXPECTED: "grade_expected", MOST_LIKELY: "grade_pred"}
 
 
-def joint_sum_variant(method: str) -> str:
-    """The ``variant`` name of the summed stage-4 grades of ``method``."""
-    return f"{JOINT_SUM_PREFIX} ({method})"
+def joint_sum_variant(method: str, statistic: str = EXPECTED) -> str:
+    """The ``variant`` name of the sum of ``method``'s ``statistic`` grades (:data:`SUM_STATISTICS`)."""
+    return f"{JOINT_SUM_PREFIX} ({method}, {statistic})"
+
+
+def stage4_grades(grade_predictions: pd.DataFrame, grade_cdf_predictions: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """Stage 4's grade distributions of every method in one table (its ``grade_predictions.csv`` and, when
+    fitted, ``grade_cdf_predictions.csv``), with ``grade_expected`` (sum of ``k * p_k``) and, for the CDF head,
+    ``grade_pred`` its most likely grade."""
+    frames = [grade_predictions]
+    if grade_cdf_predictions is not None and len(grade_cdf_predictions):
+        probabilities = grade_cdf_predictions[PROBA_COLUMNS].to_numpy(dtype=float)
+        frames.append(grade_cdf_predictions.assign(grade_pred=probabilities.argmax(axis=1)))
+    grades = pd.concat(frames, ignore_index=True)
+    probabilities = grades[PROBA_COLUMNS].to_numpy(dtype=float)
+    return grades.assign(grade_expected=probabilities @ np.arange(len(PROBA_COLUMNS)))
 
 
 def agreement(y_true, y_pred) -> dict:
@@ -86,46 +104,48 @@ def reader_agreement(totals: pd.DataFrame, id_column: str = "hand_id") -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def filled_sites(grade_predictions: pd.DataFrame, priors: SitePriors | None) -> list[Site]:
+def filled_sites(grades: pd.DataFrame, priors: SitePriors | None) -> list[Site]:
     """The hand sites stage 4 graded on no hand (their landmark is not labelled in the cohort), which a
     joint sum takes from ``priors`` (:func:`ra_lib.stages.grading.site_priors.site_priors`); none when
     ``priors`` lack any of them, so a unit's sum then needs every site graded."""
-    unlocated = unlocated_sites(set(zip(grade_predictions["kind"], grade_predictions["site"])))
+    unlocated = unlocated_sites(set(zip(grades["kind"], grades["site"])))
     if not priors or any(expected_grade(priors, site.kind, site.site) is None for site in unlocated):
         return []
     return unlocated
 
 
-def joint_sum_predictions(grade_predictions: pd.DataFrame, units: pd.DataFrame, id_column: str = "hand_id",
+def joint_sum_predictions(grades: pd.DataFrame, units: pd.DataFrame, id_column: str = "hand_id",
                           priors: SitePriors | None = None) -> pd.DataFrame:
-    """Overall scores from stage 4's per-joint grades: the sum over each unit's 31 (or 62) sites, against
-    the unit's true ``score``.
+    """Overall scores from stage 4's per-joint grades (:func:`stage4_grades`): per method, the sum of each
+    :data:`SUM_STATISTICS` over each unit's 31 (or 62) sites, against the unit's true ``score``.
 
     Uses stage 4's held-out rows (``split == "test"``) and units whose every site stage 4 graded, except the
     :func:`filled_sites`, which add their mean grade under ``priors``; the returned rows carry this stage's
     split, so :func:`agreement_table` compares like with like.
     """
     columns = [id_column, *PREDICTION_COLUMNS]
-    filled = filled_sites(grade_predictions, priors)
+    filled = filled_sites(grades, priors)
     fill = sum(expected_grade(priors, site.kind, site.site) for site in filled) if filled else 0.0
-    test = grade_predictions[grade_predictions["split"] == "test"]
+    test = grades[grades["split"] == "test"]
     frames = []
     for method, rows in test.groupby("method", sort=False):
-        per_hand = rows.groupby("hand_id").agg(score_pred=("grade_pred", "sum"),
-                                               n_sites=("grade_pred", "size")).reset_index()
-        per_hand = per_hand[per_hand["n_sites"] == N_HAND_SITES - len(filled)]
-        per_hand[id_column] = unit_ids(per_hand["hand_id"], id_column)
-        per_unit = per_hand.groupby(id_column).agg(score_pred=("score_pred", "sum"),
-                                                   n_hands=("hand_id", "size")).reset_index()
-        per_unit = per_unit[per_unit["n_hands"] == hands_per_unit(id_column)]
-        per_unit["score_pred"] += fill * hands_per_unit(id_column)
-        merged = per_unit.merge(units[[id_column, "patient", "split", "score"]], on=id_column)
-        merged = merged.rename(columns={"score": "score_true"}).assign(variant=joint_sum_variant(method))
-        frames.append(merged[columns])
+        for statistic, column in SUM_STATISTICS.items():
+            per_hand = rows.groupby("hand_id").agg(score_pred=(column, "sum"),
+                                                   n_sites=(column, "size")).reset_index()
+            per_hand = per_hand[per_hand["n_sites"] == N_HAND_SITES - len(filled)]
+            per_hand[id_column] = unit_ids(per_hand["hand_id"], id_column)
+            per_unit = per_hand.groupby(id_column).agg(score_pred=("score_pred", "sum"),
+                                                       n_hands=("hand_id", "size")).reset_index()
+            per_unit = per_unit[per_unit["n_hands"] == hands_per_unit(id_column)]
+            per_unit["score_pred"] += fill * hands_per_unit(id_column)
+            merged = per_unit.merge(units[[id_column, "patient", "split", "score"]], on=id_column)
+            merged = merged.rename(columns={"score": "score_true"}).assign(
+                variant=joint_sum_variant(method, statistic))
+            frames.append(merged[columns])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def joint_sum_comparison(grade_predictions: pd.DataFrame, units: pd.DataFrame, predictions: pd.DataFrame,
+def joint_sum_comparison(grades: pd.DataFrame, units: pd.DataFrame, predictions: pd.DataFrame,
                          id_column: str = "hand_id", variant: str = MAIN_VARIANT,
                          priors: SitePriors | None = None) -> pd.DataFrame | None:
     """:func:`agreement_table` of ``variant`` and every stage-4 joint sum (:func:`joint_sum_predictions`)
@@ -133,7 +153,7 @@ def joint_sum_comparison(grade_predictions: pd.DataFrame, units: pd.DataFrame, p
 
     ``None`` when no test unit has every site graded by stage 4 (or filled from ``priors``).
     """
-    sums = joint_sum_predictions(grade_predictions, units, id_column, priors)
+    sums = joint_sum_predictions(grades, units, id_column, priors)
     shared = sums.loc[sums["split"] == "test", id_column]
     if shared.empty:
         return None

@@ -24,7 +24,7 @@ from ra_lib.core import bundles, contracts
 from ra_lib.core.training import select_device
 from ra_lib.evaluation import published
 from ra_lib.evaluation.bootstrap import BootstrapDiffResult
-from ra_lib.stages.grading.settings import MAIN_METHOD
+from ra_lib.stages.grading.settings import sum_method
 from ra_lib.stages.grading.site_priors import site_priors
 from ra_lib.stages.overall_score import evaluate
 from ra_lib.stages.overall_score.data import ScoreData, cache_size, preload_images
@@ -36,16 +36,14 @@ from ra_lib.stages.overall_score.train import (MEAN_BASELINE, PREDICTION_COLUMNS
                                                make_loss, mean_baseline, model_kwargs, train_variant)
 
 STAGE = contracts.OVERALL_SCORE
-#: Stage 4's grading method whose summed grades are the headline's ``joint_sum``: its main remedy
-#: (``oversample_aug`` in stage 4's ``grade_predictions.csv``, docs/ARTIFACTS.md); the page shows every method.
-JOINT_SUM_METHOD = MAIN_METHOD
-#: Headline name of each row of the test table (``variant`` column, as in ``predictions.csv``).
-HEADLINE_VARIANTS = {**{v: v for v in ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", MEAN_BASELINE)},
-                     evaluate.joint_sum_variant(JOINT_SUM_METHOD): "joint_sum"}
+#: The trained variants and the baseline of the headline (``variant`` column, as in ``predictions.csv``).
+DIRECT_VARIANTS = ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", MEAN_BASELINE)
+#: Headline name of the sum of the expected grades of stage 4's calibrated method (:func:`joint_sum_method`).
+JOINT_SUM = "joint_sum"
 #: Headline name of each column of the test table.
 HEADLINE_METRICS = {"mae": "mae", "rmse": "rmse", "pearson_r": "pearson_r", "p_t_test": "t_test_p"}
 HEADLINE_NAMES = tuple(f"{metric}/{variant}" for metric in HEADLINE_METRICS.values()
-                       for variant in HEADLINE_VARIANTS.values()) + (
+                       for variant in (*DIRECT_VARIANTS, JOINT_SUM)) + (
     f"mae_difference_vs_baseline/{MAIN_VARIANT}", f"mae_difference_ci_low/{MAIN_VARIANT}",
     f"mae_difference_ci_high/{MAIN_VARIANT}")
 #: Input sizes of the full-size complexity table (the torchvision default and the paper's).
@@ -71,6 +69,7 @@ class OverallScoreResult:
     joint_sum_table: pd.DataFrame | None  # main variant against stage 4's summed grades
     stage4_missing: bool
     joint_sum_filled: list[str]  # ``kind/site`` of the sites no hand had located, filled from the training folds
+    joint_sum_method: str | None  # stage 4's method whose expected grades are the headline's ``joint_sum``
 
     @property
     def id_column(self) -> str:
@@ -97,8 +96,10 @@ class OverallScoreResult:
             sums = self.joint_sum_table["variant"].str.startswith(evaluate.JOINT_SUM_PREFIX)
             rows = pd.concat([rows, self.joint_sum_table[sums]])
         rows = rows.set_index("variant")
+        variants = {variant: variant for variant in DIRECT_VARIANTS}
+        variants[evaluate.joint_sum_variant(self.joint_sum_method) if self.joint_sum_method else None] = JOINT_SUM
         values = {}
-        for variant, name in HEADLINE_VARIANTS.items():
+        for variant, name in variants.items():
             for column, metric in HEADLINE_METRICS.items():
                 values[f"{metric}/{name}"] = rows.at[variant, column] if variant in rows.index else None
         versus, interval = self.versus_baseline, self.enough_test_patients
@@ -219,24 +220,36 @@ def run(cohort, settings: OverallScoreSettings, *, seed: int = 0, device: torch.
     graded = main_test[main_test[id_column].isin(totals[id_column])]
     main_on_readers = evaluate.agreement_table(graded) if readers_table is not None and len(graded) else None
 
-    try:
-        grades = store.read_table(contracts.GRADING, "grade_predictions.csv", artifacts_root)
-    except store.MissingArtifactError:
-        grades = None
+    grades = read_stage4_grades(artifacts_root)
     priors = site_priors(cohort.scores, cohort.folds, settings.test_fold)
     joint_sum_table = None if grades is None else evaluate.joint_sum_comparison(grades, data.units, predictions,
                                                                                id_column, priors=priors)
     filled = [] if grades is None else [f"{site.kind}/{site.site}" for site in evaluate.filled_sites(grades, priors)]
+    summed = None if joint_sum_table is None else sum_method(set(grades["method"]))
     result = OverallScoreResult(
         settings=settings, n_targets=n_targets, data=data, trained=trained, predictions=predictions,
         test_table=test_table, versus_baseline=versus,
         complexity=complexity_table(list(VARIANT_LABELS), COMPLEXITY_SIZES), loss_table=loss_table,
         cohort_has_readers=len(cohort.readers) > 0, readers_table=readers_table,
         main_on_readers_table=main_on_readers, joint_sum_table=joint_sum_table, stage4_missing=grades is None,
-        joint_sum_filled=filled)
+        joint_sum_filled=filled, joint_sum_method=summed)
     if bundle_dir is not None:
         write_bundle(result, cohort.images, bundle_dir)
     return result
+
+
+def read_stage4_grades(artifacts_root) -> pd.DataFrame | None:
+    """Stage 4's grade distributions (:func:`.evaluate.stage4_grades`: ``grade_predictions.csv`` and, when
+    fitted, ``grade_cdf_predictions.csv``); ``None`` when stage 4 has not run."""
+    try:
+        grades = store.read_table(contracts.GRADING, "grade_predictions.csv", artifacts_root)
+    except store.MissingArtifactError:
+        return None
+    try:
+        cdf = store.read_table(contracts.GRADING, "grade_cdf_predictions.csv", artifacts_root)
+    except store.MissingArtifactError:
+        cdf = None
+    return evaluate.stage4_grades(grades, cdf)
 
 
 def scoring_variant(settings: OverallScoreSettings) -> str:

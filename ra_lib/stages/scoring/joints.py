@@ -120,15 +120,15 @@ def _predict(image: np.ndarray, found: pd.DataFrame, rows: list[dict], mirror_cr
                 row["p_damaged"] = None if np.isnan(p) else float(p)
         if models.grades is not None:
             crops = _crops(image, centres, models.grades.crop_geometry, mirror_crops, cache)
-            probabilities = models.grades.predict(np.stack([crops[row["landmark"]] for row in of_kind]), kind)
-            if probabilities is None:
+            grades = models.grades.predict(np.stack([crops[row["landmark"]] for row in of_kind]), kind)
+            if grades is None:
                 continue
             padded = np.zeros((len(of_kind), MAX_CLASSES))
-            padded[:, :probabilities.shape[1]] = probabilities
-            summary = grade_summary(probabilities)
+            padded[:, :grades.probabilities.shape[1]] = grades.probabilities
+            summary = grade_summary(grades.probabilities)
             for i, row in enumerate(of_kind):
                 row.update({name: float(values[i]) for name, values in summary.items()})
-                row["grade_pred"] = int(summary["grade_pred"][i])
+                row["grade_pred"] = int(grades.grade_pred[i])
                 row.update(zip(PROBA_COLUMNS, map(float, padded[i])))
 
 

@@ -1,6 +1,7 @@
 """The joint refiner: patch geometry, soft-argmax, training and refinement on a toy cohort."""
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,6 +95,22 @@ def test_refiner_trains_and_moves_coarse_centres_towards_the_joints():
     after = np.hypot(refined["x"] - truth["x"], refined["y"] - truth["y"]).mean()
     assert after < 0.5 * before
     assert list(refined.columns) == [*coarse.columns, "shape_moved"] and refined["likelihood"].eq(0.9).all()
+
+
+def test_fine_tuning_starts_from_the_initial_refiners_weights():
+    cohort = BlobCohort()
+    settings = resolve(PROFILES, "smoke", refine_patch_size=32, refine_samples=4, refine_epochs=1,
+                       refine_batch_size=32, refine_lr=0.0, refine_width=8)  # lr 0: training changes nothing
+    train = list(cohort.hands["hand_id"][:4])
+    initial, _ = refine.fit(cohort, cohort.landmarks, train, dataclasses.replace(settings, refine_lr=5e-3),
+                            seed=1, progress=False)
+    tuned, _ = refine.fit(cohort, cohort.landmarks, train, settings, progress=False, initial=initial)
+    tuned_weights = dict(tuned.model.named_parameters())  # batch-norm statistics move even at lr 0
+    for name, weights in initial.model.named_parameters():
+        torch.testing.assert_close(tuned_weights[name], weights)
+    with pytest.raises(ValueError, match="cannot be fine-tuned"):
+        refine.fit(cohort, cohort.landmarks[cohort.landmarks["landmark"] == "mcp3"], train, settings,
+                   progress=False, initial=initial)
 
 
 class StillNet(torch.nn.Module):

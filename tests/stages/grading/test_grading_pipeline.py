@@ -65,3 +65,13 @@ def test_missing_data_gives_none(toy):
     assert headline["accuracy/plain/jsn"] is None and headline["rmse/cdf_grades/jsn"] is None
     assert headline["accuracy/class_weights/erosion"] is None  # not trained by this profile
     assert headline["accuracy/plain/erosion"] is not None and headline["crps/cdf_grades/erosion"] is not None
+
+
+def test_write_tables_removes_a_table_this_run_did_not_fit(result, tmp_path):
+    (tmp_path / "cdf_predictions.csv").write_text("from an earlier run\n")
+    result.write_tables(tmp_path)
+    assert (tmp_path / "grade_predictions.csv").exists() and (tmp_path / "grade_cdf_predictions.csv").exists()
+    assert (tmp_path / "cdf_predictions.csv").exists() == (result.regression is not None)
+    without = grading.GradingResult(result.settings, result.data, result.remedies, None, {})
+    without.write_tables(tmp_path)
+    assert not (tmp_path / "cdf_predictions.csv").exists() and not (tmp_path / "grade_cdf_predictions.csv").exists()

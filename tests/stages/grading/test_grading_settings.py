@@ -5,7 +5,7 @@ import pytest
 
 from ra_lib.core.profiles import PROFILE_NAMES, resolve
 from ra_lib.stages.grading import PROFILES, GradingSettings
-from ra_lib.stages.grading.settings import METHODS, REGRESSION_METHODS
+from ra_lib.stages.grading.settings import METHODS, REGRESSION_METHODS, sum_method
 
 
 def test_profiles_are_frozen_grading_settings():
@@ -39,3 +39,8 @@ def test_resolve_applies_overrides_and_rejects_unknown_knobs():
 def test_invalid_settings_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(PROFILES["smoke"], **change)
+
+
+def test_sums_take_the_calibrated_method_by_preference():
+    assert sum_method(("oversample_aug", "plain", "cdf_grades")) == "cdf_grades"
+    assert sum_method(("class_weights", "plain")) == "plain" and sum_method(("oversample_aug",)) is None

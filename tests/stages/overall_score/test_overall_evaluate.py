@@ -5,6 +5,7 @@ from scipy import stats as scipy_stats
 
 from fixtures.score_cohorts import grade_predictions, hand_grade_rows
 from ra_lib.cohort.sites import HAND_SITES
+from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.overall_score import evaluate
 from ra_lib.stages.overall_score.train import MEAN_BASELINE
 
@@ -59,23 +60,42 @@ def test_reader_totals_and_table_2():
 
 
 def test_joint_sum_predictions_sum_complete_held_out_hands():
-    grades = pd.concat([grade_predictions(["a:L"], "test", ("m",)), grade_predictions(["b:R"], "train", ("m",))])
+    grades = evaluate.stage4_grades(pd.concat([grade_predictions(["a:L"], "test", ("m",)),
+                                               grade_predictions(["b:R"], "train", ("m",))]))
     units = pd.DataFrame({"hand_id": ["a:L", "b:R"], "patient": ["P1", "P2"], "split": ["test", "test"],
                           "score": [31, 31]})
     out = evaluate.joint_sum_predictions(grades, units)
-    assert out.to_dict("records") == [{"hand_id": "a:L", "patient": "P1", "variant": evaluate.joint_sum_variant("m"),
-                                       "score_true": 31, "score_pred": 62, "split": "test"}]
+    row = {"hand_id": "a:L", "patient": "P1", "score_true": 31, "score_pred": 62.0, "split": "test"}
+    assert out.to_dict("records") == [{**row, "variant": evaluate.joint_sum_variant("m", statistic)}
+                                      for statistic in (evaluate.EXPECTED, evaluate.MOST_LIKELY)]
     assert evaluate.joint_sum_predictions(grades.iloc[1:], units).empty  # a:L lacks one site
-    per_image = evaluate.joint_sum_predictions(grade_predictions(["a:L", "a:R"], "test", ("m",)),
+    per_image = evaluate.joint_sum_predictions(evaluate.stage4_grades(grade_predictions(["a:L", "a:R"], "test", ("m",))),
                                                pd.DataFrame({"image_id": ["a"], "patient": ["P1"], "split": ["test"],
                                                              "score": [62]}),
                                                id_column="image_id")
-    assert per_image[["image_id", "score_true", "score_pred"]].values.tolist() == [["a", 62, 124]]
+    assert per_image[["image_id", "score_true", "score_pred"]].values.tolist() == [["a", 62, 124]] * 2
+
+
+def test_expected_and_most_likely_sums_differ_for_uncertain_grades():
+    grades = grade_predictions(["a:L"], "test", ("m",))
+    grades[PROBA_COLUMNS] = [0.6, 0.4, 0, 0, 0, 0]  # most likely 0, expected 0.4
+    grades["grade_pred"] = 0
+    cdf = grades.drop(columns="grade_pred").assign(method="cdf_grades", mean=0.4)
+    cdf[PROBA_COLUMNS] = [0.3, 0.3, 0.4, 0, 0, 0]  # most likely 2, expected 1.1
+    table = evaluate.stage4_grades(grades, cdf)
+    assert table.loc[table["method"] == "cdf_grades", "grade_pred"].eq(2).all()
+    units = pd.DataFrame({"hand_id": ["a:L"], "patient": ["P1"], "split": ["test"], "score": [20]})
+    sums = evaluate.joint_sum_predictions(table, units).set_index("variant")["score_pred"]
+    n = len(HAND_SITES)
+    assert sums[evaluate.joint_sum_variant("m", evaluate.EXPECTED)] == pytest.approx(0.4 * n)
+    assert sums[evaluate.joint_sum_variant("m", evaluate.MOST_LIKELY)] == 0
+    assert sums[evaluate.joint_sum_variant("cdf_grades", evaluate.EXPECTED)] == pytest.approx(1.1 * n)
+    assert sums[evaluate.joint_sum_variant("cdf_grades", evaluate.MOST_LIKELY)] == 2 * n
 
 
 def test_joint_sum_fills_sites_located_on_no_hand_from_priors():
     wrist = {(site.kind, site.site) for site in HAND_SITES if site.group == "wrist"}
-    grades = grade_predictions(["a:L", "b:R"], "test", ("m",))
+    grades = evaluate.stage4_grades(grade_predictions(["a:L", "b:R"], "test", ("m",)))
     grades = grades[[(k, s) not in wrist for k, s in zip(grades["kind"], grades["site"])]]
     grades = grades[~((grades["hand_id"] == "b:R") & (grades["site"] == grades["site"].iloc[0]))]  # b:R lacks a finger
     units = pd.DataFrame({"hand_id": ["a:L", "b:R"], "patient": ["P1", "P2"], "split": "test", "score": [40, 50]})
@@ -83,7 +103,7 @@ def test_joint_sum_fills_sites_located_on_no_hand_from_priors():
     assert {f"{s.kind}/{s.site}" for s in evaluate.filled_sites(grades, priors)} == {f"{k}/{s}" for k, s in wrist}
     out = evaluate.joint_sum_predictions(grades, units, priors=priors)
     assert out[["hand_id", "score_true", "score_pred"]].values.tolist() == [["a:L", 40, 2 * (31 - len(wrist)) +
-                                                                             0.5 * len(wrist)]]
+                                                                             0.5 * len(wrist)]] * 2
     assert evaluate.joint_sum_predictions(grades, units).empty  # without priors no hand is complete
     assert evaluate.filled_sites(grades, {"erosion": {}}) == []  # priors lacking a site fill none
 
@@ -92,8 +112,11 @@ def test_joint_sum_comparison_on_shared_test_units():
     units = pd.DataFrame({"hand_id": ["a:L", "b:R", "c:R"], "patient": ["P1", "P2", "P3"],
                           "split": ["test", "test", "train"], "score": 31})
     predictions = units.drop(columns="score").assign(variant="IRB", score_true=31.0, score_pred=[30.0, 20.0, 31.0])
-    table = evaluate.joint_sum_comparison(grade_predictions(["a:L", "c:R"]), units, predictions)
-    assert table["variant"].tolist() == ["IRB", evaluate.joint_sum_variant("oversample_aug"),
-                                         evaluate.joint_sum_variant("class_weights")]
-    assert table["n"].tolist() == [1, 1, 1] and table["mae"].tolist() == [1.0, 31.0, 31.0]
-    assert evaluate.joint_sum_comparison(grade_predictions(["c:R"]), units, predictions) is None
+    table = evaluate.joint_sum_comparison(evaluate.stage4_grades(grade_predictions(["a:L", "c:R"])), units,
+                                          predictions)
+    assert table["variant"].tolist() == ["IRB", *(evaluate.joint_sum_variant(method, statistic)
+                                                  for method in ("oversample_aug", "class_weights")
+                                                  for statistic in (evaluate.EXPECTED, evaluate.MOST_LIKELY))]
+    assert table["n"].tolist() == [1] * 5 and table["mae"].tolist() == [1.0] + [31.0] * 4
+    assert evaluate.joint_sum_comparison(evaluate.stage4_grades(grade_predictions(["c:R"])), units,
+                                         predictions) is None

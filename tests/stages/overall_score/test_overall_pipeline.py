@@ -52,14 +52,17 @@ def test_run_with_readers_stage_4_and_a_second_loss(tmp_path):
     cohort = score_cohort(n_patients=25, readers=2)
     folder = store.stage_dir(contracts.GRADING, tmp_path)
     store.write_table(grade_predictions(cohort.hands["hand_id"]), folder / "grade_predictions.csv")
+    calibrated = grade_predictions(cohort.hands["hand_id"], methods=("cdf_grades",), offset=0)
+    store.write_table(calibrated.drop(columns="grade_pred"), folder / "grade_cdf_predictions.csv")
     settings = dataclasses.replace(TINY, compare_delta=0.5)
     result = overall.run(cohort, settings, seed=0, device="cpu", artifacts_root=tmp_path, progress=False)
     headline = result.headline()
     test_units = result.data.units[result.data.units["split"] == "test"]
     test_hands = len(test_units)
-    predicted_sum = 2 * overall.evaluate.N_HAND_SITES  # every site predicted grade 2
+    assert result.joint_sum_method == "cdf_grades"  # the remedies' sums are on the page, not the headline
+    predicted_sum = overall.evaluate.N_HAND_SITES  # every site's grade distribution certain of grade 1
     assert headline["mae/joint_sum"] == pytest.approx((predicted_sum - test_units["score"]).abs().mean())
-    assert result.joint_sum_table["n"].tolist() == [test_hands] * 3
+    assert result.joint_sum_table["n"].tolist() == [test_hands] * 7  # IRB, 3 methods x 2 statistics
     assert headline["mae_difference_ci_low/IRB"] <= headline["mae_difference_vs_baseline/IRB"]
     assert headline["mae_difference_vs_baseline/IRB"] <= headline["mae_difference_ci_high/IRB"]
     assert result.readers_table[["reader_a", "reader_b"]].values.tolist() == [["reader_0", "reader_1"]]
