@@ -263,8 +263,9 @@ if result.stage4_missing:
 elif result.joint_sum_table is None:
     display(Markdown(f"No test {settings.unit} has all its sites graded by stage 4: this comparison is skipped."))
 else:
-    if result.filled_sites_note():
-        display(Markdown(result.filled_sites_note()))
+    for note in (result.joint_sum_note(), result.filled_sites_note()):
+        if note:
+            display(Markdown(note))
     display(result.joint_sum_table)
 
 # %% tags=["remove-cell"]

@@ -60,16 +60,24 @@ def agreement_table(predictions: pd.DataFrame, split: str = "test", by: str = "v
     return pd.DataFrame(rows)
 
 
+def mae_difference(predictions: pd.DataFrame, variant: str, reference: str, split: str = "test",
+                   id_column: str = "hand_id", n_boot: int = N_BOOT, seed: int = 0) -> bootstrap.BootstrapDiffResult:
+    """MAE of ``variant`` minus ``reference``'s on the units of one split both predicted, with a paired
+    patient-clustered bootstrap interval (:func:`ra_lib.evaluation.bootstrap.bootstrap_diff`)."""
+    rows = predictions[(predictions["split"] == split) & predictions["variant"].isin([variant, reference])]
+    shared = set.intersection(*(set(rows.loc[rows["variant"] == name, id_column]) for name in (variant, reference)))
+    rows = rows[rows[id_column].isin(shared)]
+    return bootstrap.bootstrap_diff(rows, metrics.mae, variant, reference, model_col="variant", score="score_pred",
+                                label="score_true", keys=[id_column, "patient"], cluster="patient", n_boot=n_boot,
+                                seed=seed)
+
+
 def mae_versus_baseline(predictions: pd.DataFrame, variant: str = MAIN_VARIANT, split: str = "test",
                         id_column: str = "hand_id", n_boot: int = N_BOOT,
                         seed: int = 0) -> bootstrap.BootstrapDiffResult:
-    """MAE of ``variant`` minus the mean baseline's on one split, with a paired patient-clustered bootstrap
-    interval (:func:`ra_lib.evaluation.bootstrap.bootstrap_diff`); the model has learned when the interval is
+    """:func:`mae_difference` of ``variant`` and the mean baseline; the model has learned when the interval is
     below 0."""
-    rows = predictions[(predictions["split"] == split) & predictions["variant"].isin([variant, MEAN_BASELINE])]
-    return bootstrap.bootstrap_diff(rows, metrics.mae, variant, MEAN_BASELINE, model_col="variant", score="score_pred",
-                                label="score_true", keys=[id_column, "patient"], cluster="patient", n_boot=n_boot,
-                                seed=seed)
+    return mae_difference(predictions, variant, MEAN_BASELINE, split, id_column, n_boot, seed)
 
 
 def reader_totals(readers: pd.DataFrame, units: pd.DataFrame, id_column: str = "hand_id") -> pd.DataFrame:
@@ -145,15 +153,13 @@ def joint_sum_predictions(grades: pd.DataFrame, units: pd.DataFrame, id_column: 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def joint_sum_comparison(grades: pd.DataFrame, units: pd.DataFrame, predictions: pd.DataFrame,
-                         id_column: str = "hand_id", variant: str = MAIN_VARIANT,
-                         priors: SitePriors | None = None) -> pd.DataFrame | None:
-    """:func:`agreement_table` of ``variant`` and every stage-4 joint sum (:func:`joint_sum_predictions`)
-    on the test units both predicted.
+def joint_sum_comparison(sums: pd.DataFrame, predictions: pd.DataFrame, id_column: str = "hand_id",
+                         variant: str = MAIN_VARIANT) -> pd.DataFrame | None:
+    """:func:`agreement_table` of ``variant`` and every stage-4 joint sum (``sums``, of
+    :func:`joint_sum_predictions`) on the test units both predicted.
 
-    ``None`` when no test unit has every site graded by stage 4 (or filled from ``priors``).
+    ``None`` when no test unit has every site graded by stage 4 (or filled from its priors).
     """
-    sums = joint_sum_predictions(grades, units, id_column, priors)
     shared = sums.loc[sums["split"] == "test", id_column]
     if shared.empty:
         return None

@@ -45,7 +45,8 @@ HEADLINE_METRICS = {"mae": "mae", "rmse": "rmse", "pearson_r": "pearson_r", "p_t
 HEADLINE_NAMES = tuple(f"{metric}/{variant}" for metric in HEADLINE_METRICS.values()
                        for variant in (*DIRECT_VARIANTS, JOINT_SUM)) + (
     f"mae_difference_vs_baseline/{MAIN_VARIANT}", f"mae_difference_ci_low/{MAIN_VARIANT}",
-    f"mae_difference_ci_high/{MAIN_VARIANT}")
+    f"mae_difference_ci_high/{MAIN_VARIANT}", f"mae_difference_vs_{MAIN_VARIANT}/{JOINT_SUM}",
+    f"mae_difference_vs_{MAIN_VARIANT}_ci_low/{JOINT_SUM}", f"mae_difference_vs_{MAIN_VARIANT}_ci_high/{JOINT_SUM}")
 #: Input sizes of the full-size complexity table (the torchvision default and the paper's).
 COMPLEXITY_SIZES = (224, PAPER_INPUT_SIZE)
 
@@ -70,6 +71,7 @@ class OverallScoreResult:
     stage4_missing: bool
     joint_sum_filled: list[str]  # ``kind/site`` of the sites no hand had located, filled from the training folds
     joint_sum_method: str | None  # stage 4's method whose expected grades are the headline's ``joint_sum``
+    joint_sum_versus_main: BootstrapDiffResult | None  # that sum's test MAE minus the main variant's
 
     @property
     def id_column(self) -> str:
@@ -106,6 +108,11 @@ class OverallScoreResult:
         values[f"mae_difference_vs_baseline/{MAIN_VARIANT}"] = versus.diff
         values[f"mae_difference_ci_low/{MAIN_VARIANT}"] = versus.lower if interval else None
         values[f"mae_difference_ci_high/{MAIN_VARIANT}"] = versus.upper if interval else None
+        summed = self.joint_sum_versus_main
+        interval = summed is not None and summed.n_clusters >= MIN_TEST_PATIENTS
+        values[f"mae_difference_vs_{MAIN_VARIANT}/{JOINT_SUM}"] = None if summed is None else summed.diff
+        values[f"mae_difference_vs_{MAIN_VARIANT}_ci_low/{JOINT_SUM}"] = summed.lower if interval else None
+        values[f"mae_difference_vs_{MAIN_VARIANT}_ci_high/{JOINT_SUM}"] = summed.upper if interval else None
         return contracts.headline(HEADLINE_NAMES, values)
 
     def verdict(self, profile: str) -> str:
@@ -146,6 +153,19 @@ class OverallScoreResult:
         store.write_table(self.test_table, f"{folder}/test_metrics.csv")
         store.write_table(self.complexity, f"{folder}/complexity_full_size.csv")
 
+    def joint_sum_note(self) -> str | None:
+        """Markdown: which sum is the headline's ``joint_sum`` and its MAE against the main variant's, with the
+        paired patient-bootstrap interval (``None`` without a headline sum)."""
+        summed = self.joint_sum_versus_main
+        if summed is None:
+            return None
+        interval = (f", 95 % paired patient-bootstrap interval {summed.lower:.2f} to {summed.upper:.2f} (p = "
+                    f"{summed.p:.3g})" if summed.n_clusters >= MIN_TEST_PATIENTS else
+                    f"; with {summed.n_clusters} test patient(s) there is no interval")
+        return (f"The headline's `joint_sum` adds up the expected grades of `{self.joint_sum_method}`: test MAE "
+                f"{summed.estimate_a:.2f} against {MAIN_VARIANT}'s {summed.estimate_b:.2f} on the same "
+                f"{self.settings.unit}s, difference {summed.diff:.2f}{interval}.")
+
     def filled_sites_note(self) -> str | None:
         """One sentence naming the sites the joint sum took from the training folds (``None`` when none)."""
         if not self.joint_sum_filled:
@@ -167,6 +187,7 @@ class OverallScoreResult:
             "loss_comparison": _records(self.loss_table, "variant"),
             "readers": _records(self.readers_table),
             "joint_sum_comparison": _records(self.joint_sum_table, "variant"),
+            "joint_sum_method": self.joint_sum_method,
             "joint_sum_filled_sites": self.joint_sum_filled,
         }
 
@@ -222,17 +243,22 @@ def run(cohort, settings: OverallScoreSettings, *, seed: int = 0, device: torch.
 
     grades = read_stage4_grades(artifacts_root)
     priors = site_priors(cohort.scores, cohort.folds, settings.test_fold)
-    joint_sum_table = None if grades is None else evaluate.joint_sum_comparison(grades, data.units, predictions,
-                                                                               id_column, priors=priors)
-    filled = [] if grades is None else [f"{site.kind}/{site.site}" for site in evaluate.filled_sites(grades, priors)]
-    summed = None if joint_sum_table is None else sum_method(set(grades["method"]))
+    joint_sum_table, summed, versus_main, filled = None, None, None, []
+    if grades is not None:
+        sums = evaluate.joint_sum_predictions(grades, data.units, id_column, priors)
+        joint_sum_table = evaluate.joint_sum_comparison(sums, predictions, id_column)
+        filled = [f"{site.kind}/{site.site}" for site in evaluate.filled_sites(grades, priors)]
+        summed = None if joint_sum_table is None else sum_method(set(grades["method"]))
+    if summed is not None and MAIN_VARIANT in settings.variants:
+        versus_main = evaluate.mae_difference(pd.concat([predictions, sums]), evaluate.joint_sum_variant(summed),
+                                              MAIN_VARIANT, id_column=id_column, seed=seed)
     result = OverallScoreResult(
         settings=settings, n_targets=n_targets, data=data, trained=trained, predictions=predictions,
         test_table=test_table, versus_baseline=versus,
         complexity=complexity_table(list(VARIANT_LABELS), COMPLEXITY_SIZES), loss_table=loss_table,
         cohort_has_readers=len(cohort.readers) > 0, readers_table=readers_table,
         main_on_readers_table=main_on_readers, joint_sum_table=joint_sum_table, stage4_missing=grades is None,
-        joint_sum_filled=filled, joint_sum_method=summed)
+        joint_sum_filled=filled, joint_sum_method=summed, joint_sum_versus_main=versus_main)
     if bundle_dir is not None:
         write_bundle(result, cohort.images, bundle_dir)
     return result

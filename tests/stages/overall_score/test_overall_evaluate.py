@@ -42,6 +42,17 @@ def test_mae_versus_baseline_interval():
     assert result.upper < 0 and result.n_clusters == 20
 
 
+def test_mae_difference_pairs_the_units_both_variants_predicted():
+    common = {"patient": ["P1", "P1", "P2", "P3"], "score_true": [10.0, 20.0, 30.0, 40.0], "split": "test"}
+    table = pd.concat([pd.DataFrame({**common, "hand_id": ["a", "b", "c", "d"], "variant": "IRB",
+                                     "score_pred": [12.0, 20.0, 25.0, 0.0]}),
+                       pd.DataFrame({**common, "hand_id": ["a", "b", "c", "x"], "variant": "sum",
+                                     "score_pred": [10.0, 21.0, 30.0, 0.0]})])
+    result = evaluate.mae_difference(table, "sum", "IRB", n_boot=50)
+    assert result.estimate_a == pytest.approx(1 / 3) and result.estimate_b == pytest.approx(7 / 3)
+    assert result.diff == pytest.approx(-2.0) and result.n_clusters == 2  # d and x are not shared
+
+
 def test_reader_totals_and_table_2():
     readers = pd.concat([
         hand_grade_rows({"a:L": 1, "a:R": 2, "b:R": 0}).assign(reader_id="r1"),
@@ -112,11 +123,12 @@ def test_joint_sum_comparison_on_shared_test_units():
     units = pd.DataFrame({"hand_id": ["a:L", "b:R", "c:R"], "patient": ["P1", "P2", "P3"],
                           "split": ["test", "test", "train"], "score": 31})
     predictions = units.drop(columns="score").assign(variant="IRB", score_true=31.0, score_pred=[30.0, 20.0, 31.0])
-    table = evaluate.joint_sum_comparison(evaluate.stage4_grades(grade_predictions(["a:L", "c:R"])), units,
-                                          predictions)
+    def sums(hand_ids):
+        return evaluate.joint_sum_predictions(evaluate.stage4_grades(grade_predictions(hand_ids)), units)
+
+    table = evaluate.joint_sum_comparison(sums(["a:L", "c:R"]), predictions)
     assert table["variant"].tolist() == ["IRB", *(evaluate.joint_sum_variant(method, statistic)
                                                   for method in ("oversample_aug", "class_weights")
                                                   for statistic in (evaluate.EXPECTED, evaluate.MOST_LIKELY))]
     assert table["n"].tolist() == [1] * 5 and table["mae"].tolist() == [1.0] + [31.0] * 4
-    assert evaluate.joint_sum_comparison(evaluate.stage4_grades(grade_predictions(["c:R"])), units,
-                                         predictions) is None
+    assert evaluate.joint_sum_comparison(sums(["c:R"]), predictions) is None

@@ -17,7 +17,9 @@ def test_public_api_and_static_headline_names():
     assert overall.STAGE == contracts.OVERALL_SCORE
     variants = ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", "mean_baseline", "joint_sum")
     expected = {f"{m}/{v}" for m in ("mae", "rmse", "pearson_r", "t_test_p") for v in variants}
-    expected |= {"mae_difference_vs_baseline/IRB", "mae_difference_ci_low/IRB", "mae_difference_ci_high/IRB"}
+    expected |= {"mae_difference_vs_baseline/IRB", "mae_difference_ci_low/IRB", "mae_difference_ci_high/IRB",
+                 "mae_difference_vs_IRB/joint_sum", "mae_difference_vs_IRB_ci_low/joint_sum",
+                 "mae_difference_vs_IRB_ci_high/joint_sum"}
     assert isinstance(overall.HEADLINE_NAMES, tuple) and set(overall.HEADLINE_NAMES) == expected
     assert len(overall.HEADLINE_NAMES) == len(expected)
 
@@ -28,7 +30,8 @@ def test_run_without_readers_or_stage_4(tmp_path):
     assert list(headline) == list(overall.HEADLINE_NAMES)
     assert headline["mae/IRB"] > 0 and headline["mae/DSC"] > 0 and headline["mae/mean_baseline"] > 0
     assert headline["mae/B"] is None and headline["rmse/tv_resnet50"] is None  # not trained by the profile
-    assert headline["mae/joint_sum"] is None and result.stage4_missing
+    assert headline["mae/joint_sum"] is None and result.stage4_missing and result.joint_sum_note() is None
+    assert headline["mae_difference_vs_IRB/joint_sum"] is None
     assert not result.cohort_has_readers and result.readers_table is None and result.main_on_readers_table is None
     assert result.versus_baseline.n_clusters < overall.pipeline.MIN_TEST_PATIENTS
     difference = headline["mae/IRB"] - headline["mae/mean_baseline"]
@@ -63,6 +66,10 @@ def test_run_with_readers_stage_4_and_a_second_loss(tmp_path):
     predicted_sum = overall.evaluate.N_HAND_SITES  # every site's grade distribution certain of grade 1
     assert headline["mae/joint_sum"] == pytest.approx((predicted_sum - test_units["score"]).abs().mean())
     assert result.joint_sum_table["n"].tolist() == [test_hands] * 7  # IRB, 3 methods x 2 statistics
+    irb = result.test_table.set_index("variant").at["IRB", "mae"]
+    assert headline["mae_difference_vs_IRB/joint_sum"] == pytest.approx(headline["mae/joint_sum"] - irb)
+    assert headline["mae_difference_vs_IRB_ci_low/joint_sum"] <= headline["mae_difference_vs_IRB/joint_sum"]
+    assert result.joint_sum_note().startswith("The headline's `joint_sum` adds up the expected grades of `cdf_grades`")
     assert headline["mae_difference_ci_low/IRB"] <= headline["mae_difference_vs_baseline/IRB"]
     assert headline["mae_difference_vs_baseline/IRB"] <= headline["mae_difference_ci_high/IRB"]
     assert result.readers_table[["reader_a", "reader_b"]].values.tolist() == [["reader_0", "reader_1"]]
