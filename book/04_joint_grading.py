@@ -80,8 +80,10 @@ pd.set_option("display.precision", 3)
 # next fold validates (early stopping and the choice of the best epoch), the rest train. Stage 5 can
 # therefore add up these grades per test hand and compare them with its direct regression. (Paper 002
 # held out 10 % and does not mention early stopping; paper 004 stopped its models early.) One call trains
-# every model of this page (the graders of remedy (b), oversampling with augmentation, are kept as a model
-# bundle in `bundle/` for chapter 7's grades of new radiographs, and stage 5 sums their grades):
+# every model of this page. The graders of remedy (b), oversampling with augmentation, give chapter 7 the
+# most likely grade of each joint of new radiographs; the CDF head on the grades (below) gives its grade
+# distribution, whose expected grades stage 5 and chapter 7 add up to a hand's score, because the remedies
+# overstate every joint's damage when their grades are summed. Both are kept as a model bundle in `bundle/`:
 
 # %%
 result = grading.run(cohort, settings, seed=seed, device=dev, crop_store=crops, bundle_dir=out / BUNDLE_DIR)

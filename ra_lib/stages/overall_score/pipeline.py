@@ -6,9 +6,10 @@
 3. Each variant trained with the smooth loss and paper 003's SGD (:mod:`.train`), plus the
    mean-score baseline and, when ``compare_delta`` is set, the main model with a second loss threshold.
 4. Paper 003's criteria on the test split, the main model against the baseline (patient bootstrap),
-   the readers' agreement (Table 2) and the sum of stage 4's joint grades (:mod:`.evaluate`; sites the
+   the readers' agreement (Table 2) and the sums of stage 4's joint grades (:mod:`.evaluate`; sites the
    cohort locates on no hand take their grade distribution among the training folds,
-   :mod:`ra_lib.stages.grading.site_priors`).
+   :mod:`ra_lib.stages.grading.site_priors`), the calibrated sum against the main model by a paired
+   patient bootstrap.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ from ra_lib.stages.overall_score.train import (MEAN_BASELINE, PREDICTION_COLUMNS
 STAGE = contracts.OVERALL_SCORE
 #: The trained variants and the baseline of the headline (``variant`` column, as in ``predictions.csv``).
 DIRECT_VARIANTS = ("IRB", "DSC", "B", "tv_mobilenet_v2", "tv_resnet50", MEAN_BASELINE)
-#: Headline name of the sum of the expected grades of stage 4's calibrated method (:func:`joint_sum_method`).
+#: Headline name of the sum of the expected grades of stage 4's calibrated method (the result's
+#: ``joint_sum_method``, :func:`ra_lib.stages.grading.settings.sum_method`).
 JOINT_SUM = "joint_sum"
 #: Headline name of each column of the test table.
 HEADLINE_METRICS = {"mae": "mae", "rmse": "rmse", "pearson_r": "pearson_r", "p_t_test": "t_test_p"}

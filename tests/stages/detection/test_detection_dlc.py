@@ -120,6 +120,17 @@ def test_project_files_have_deeplabcut_structure(project):
     assert project.pytorch_config.exists()
 
 
+def test_upright_hands_train_with_exposure_but_not_mirror_augmentation():
+    import albumentations as A
+    from deeplabcut.pose_estimation_pytorch.data.transforms import build_transforms
+
+    prefix = "data.train."
+    upright = {key[len(prefix):]: value for key, value in dlc_detector.AUGMENTATIONS["upright"].items()
+               if key.startswith(prefix)}
+    names = {type(t).__name__ for t in build_transforms(upright).transforms}
+    assert A.Equalize.__name__ in names and A.HorizontalFlip.__name__ not in names  # exposure varies, side not
+
+
 def test_project_folder_is_replaced_but_foreign_folders_refused(tmp_path):
     images, points = _blob_images(3)
     first = dlc_detector.write_project(tmp_path / "p", images, points, BODYPARTS, [0, 1], [2], "cspnext_s")
