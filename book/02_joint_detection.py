@@ -122,11 +122,12 @@ pd.set_option("display.precision", 3)
 # The book's own stand-in for ImageNet is synthetic pretraining (`pretrain_hands`, `ra_lib.stages.detection.pretrain`):
 # DeepLabCut first learns on hands of a synthetic cohort generated for the purpose (exact centres, a seed
 # apart from any cohort it scores, only the landmarks this cohort labels), then fine-tunes on the labelled
-# hands (on in the `paper` profile; in `quick` pass `pretrain_hands` and `pretrain_epochs` as parameters). The pretrained weights are cached in the stage's `pretrained/` folder under a key of the generator
+# hands (on in the `paper` profile; in `quick` pass `pretrain_hands` and `pretrain_epochs` as parameters).
+# The pretrained weights are cached in the stage's `pretrained/` folder under a key of the generator
 # version, the settings and the landmarks, so a build pays for them once. Training augmentation
-# (`dlc_augmentation="upright"`): rotations up to 10 degrees, scale 0.9-1.1 and noise, since hands arrive
-# upright in one convention. The `archive` alternative also mirrors half of the hands and equalises their
-# histograms; on the quick synthetic cohort it left DeepLabCut at 8 % detected joints after 40 epochs (the
+# (`dlc_augmentation="upright"`): rotations up to 10 degrees, scale 0.9-1.1, noise, and histogram
+# equalisation of half the hands, since hands arrive upright in one convention but exposed and processed
+# as each archive does. The `archive` alternative also mirrors half of the hands; on the quick synthetic cohort it left DeepLabCut at 8 % detected joints after 40 epochs (the
 # model must then tell thumb from little finger by their look alone), against 78 % without it.
 #
 # Paper 002's detector is trained on the same hands: torchvision's Faster R-CNN with one class per landmark,
