@@ -11,6 +11,7 @@ import pandas as pd
 
 from ra_lib.cohort.sites import Site
 from ra_lib.evaluation import bootstrap, metrics, stats
+from ra_lib.stages.grading import crps
 from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.grading.site_priors import SitePriors, expected_grade, unlocated_sites
 from ra_lib.stages.overall_score.settings import MAIN_VARIANT, N_BOOT
@@ -39,8 +40,8 @@ def stage4_grades(grade_predictions: pd.DataFrame, grade_cdf_predictions: pd.Dat
         probabilities = grade_cdf_predictions[PROBA_COLUMNS].to_numpy(dtype=float)
         frames.append(grade_cdf_predictions.assign(grade_pred=probabilities.argmax(axis=1)))
     grades = pd.concat(frames, ignore_index=True)
-    probabilities = grades[PROBA_COLUMNS].to_numpy(dtype=float)
-    return grades.assign(grade_expected=probabilities @ np.arange(len(PROBA_COLUMNS)))
+    survival = crps.survival_from_probabilities(grades[PROBA_COLUMNS].to_numpy(dtype=float))
+    return grades.assign(grade_expected=crps.expected_value(survival))
 
 
 def agreement(y_true, y_pred) -> dict:

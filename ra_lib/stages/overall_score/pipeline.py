@@ -100,21 +100,20 @@ class OverallScoreResult:
             sums = self.joint_sum_table["variant"].str.startswith(evaluate.JOINT_SUM_PREFIX)
             rows = pd.concat([rows, self.joint_sum_table[sums]])
         rows = rows.set_index("variant")
-        variants = {variant: variant for variant in DIRECT_VARIANTS}
-        variants[evaluate.joint_sum_variant(self.joint_sum_method) if self.joint_sum_method else None] = JOINT_SUM
+        summed = evaluate.joint_sum_variant(self.joint_sum_method) if self.joint_sum_method else JOINT_SUM
         values = {}
-        for variant, name in variants.items():
+        for variant, name in [*zip(DIRECT_VARIANTS, DIRECT_VARIANTS), (summed, JOINT_SUM)]:
             for column, metric in HEADLINE_METRICS.items():
                 values[f"{metric}/{name}"] = rows.at[variant, column] if variant in rows.index else None
         versus, interval = self.versus_baseline, self.enough_test_patients
         values[f"mae_difference_vs_baseline/{MAIN_VARIANT}"] = versus.diff
         values[f"mae_difference_ci_low/{MAIN_VARIANT}"] = versus.lower if interval else None
         values[f"mae_difference_ci_high/{MAIN_VARIANT}"] = versus.upper if interval else None
-        summed = self.joint_sum_versus_main
-        interval = summed is not None and summed.n_clusters >= MIN_TEST_PATIENTS
-        values[f"mae_difference_vs_{MAIN_VARIANT}/{JOINT_SUM}"] = None if summed is None else summed.diff
-        values[f"mae_difference_vs_{MAIN_VARIANT}_ci_low/{JOINT_SUM}"] = summed.lower if interval else None
-        values[f"mae_difference_vs_{MAIN_VARIANT}_ci_high/{JOINT_SUM}"] = summed.upper if interval else None
+        versus = self.joint_sum_versus_main
+        interval = versus is not None and versus.n_clusters >= MIN_TEST_PATIENTS
+        values[f"mae_difference_vs_{MAIN_VARIANT}/{JOINT_SUM}"] = None if versus is None else versus.diff
+        values[f"mae_difference_vs_{MAIN_VARIANT}_ci_low/{JOINT_SUM}"] = versus.lower if interval else None
+        values[f"mae_difference_vs_{MAIN_VARIANT}_ci_high/{JOINT_SUM}"] = versus.upper if interval else None
         return contracts.headline(HEADLINE_NAMES, values)
 
     def verdict(self, profile: str) -> str:
@@ -251,9 +250,9 @@ def run(cohort, settings: OverallScoreSettings, *, seed: int = 0, device: torch.
         joint_sum_table = evaluate.joint_sum_comparison(sums, predictions, id_column)
         filled = [f"{site.kind}/{site.site}" for site in evaluate.filled_sites(grades, priors)]
         summed = None if joint_sum_table is None else sum_method(set(grades["method"]))
-    if summed is not None and MAIN_VARIANT in settings.variants:
-        versus_main = evaluate.mae_difference(pd.concat([predictions, sums]), evaluate.joint_sum_variant(summed),
-                                              MAIN_VARIANT, id_column=id_column, seed=seed)
+        if summed is not None and MAIN_VARIANT in settings.variants:
+            versus_main = evaluate.mae_difference(pd.concat([predictions, sums]), evaluate.joint_sum_variant(summed),
+                                                  MAIN_VARIANT, id_column=id_column, seed=seed)
     result = OverallScoreResult(
         settings=settings, n_targets=n_targets, data=data, trained=trained, predictions=predictions,
         test_table=test_table, versus_baseline=versus,
