@@ -85,12 +85,12 @@ def selection_transfer(cohort: Path, real: Path, settings, seed: int, device) ->
     images = pd.read_csv(cohort / "images.csv", dtype={"patient_id": str})
     classes = view_classes(images["view"])
     cache = preload_images(images["image_id"].tolist(), _loader(cohort, images["image_id"], images["path"]),
-                           settings.input_size)
+                           settings.input_size, equalize=settings.equalize)
     trained = train_models(cache, classes, _split(images["patient_id"]), settings, seed, device,
                            tasks=("model1", "model2"))
     labels = _real_labels(real)
     real_cache = preload_images(labels["image_id"].tolist(), _loader(real, labels["image_id"], labels["file"]),
-                                settings.input_size)
+                                settings.input_size, equalize=settings.equalize)
     labels["pred"] = _fused_views(trained, real_cache, settings, device)
     labels["correct"] = labels["pred"] == labels["view"]
     table = labels.groupby(["view", "rotation_ccw_deg"])["correct"].mean().unstack()
@@ -129,8 +129,11 @@ def orientation_transfer(cohort: Path, real: Path, settings, seed: int, device, 
         ["rotation_correct", "thumb_correct"]].mean().to_string(float_format=lambda v: f"{v:.2f}"))
     rows = {image_id: row for image_id, row in zip(labels["image_id"], labels.to_dict(orient="records"))}
     upright_cache = preload_images(labels["image_id"].tolist(), lambda i: upright(load_real(i), rows[i]),
-                                   settings.input_size)
-    after = _fused_views(trained, upright_cache, settings, device) == labels["view"].to_numpy()
+                                   settings.input_size, equalize=settings.equalize)
+    labels["pred_after"] = _fused_views(trained, upright_cache, settings, device)
+    print("fused selection after orientation (rows: truth):\n"
+          + pd.crosstab(labels["view"], labels["pred_after"]).to_string())
+    after = labels["pred_after"].to_numpy() == labels["view"].to_numpy()
     return {"transfer/orientation_rotation_accuracy": float(labels["rotation_correct"].mean()),
             "transfer/orientation_thumb_side_accuracy": float(labels.loc[one_hand, "thumb_correct"].mean()),
             "transfer/selection_accuracy_upright_after": float(after.mean())}

@@ -29,6 +29,7 @@ device = "auto"
 epochs = None  # None: the profile's value
 input_size = None  # None: the profile's value (the paper: 252)
 augment_scale = None  # None: the profile's value (1.0: the counts of Table 2 per 841 training images)
+equalize = None  # None: the profile's value (True: equalise each input's histogram; the paper does not)
 gallery_images = 12  # misclassified test images shown at most
 orientation_epochs = None  # None: the profile's value
 orientation_input_size = None  # None: the profile's value
@@ -50,7 +51,7 @@ from ra_lib.stages.selection.model import flat_features, paper_layer_table
 from ra_lib.stages.selection.orientation_evaluate import ORIENTATION_FILE
 
 settings = resolve(PROFILES, profile, epochs=epochs, input_size=input_size, augment_scale=augment_scale,
-                   orientation_epochs=orientation_epochs, orientation_input_size=orientation_input_size)
+                   equalize=equalize, orientation_epochs=orientation_epochs, orientation_input_size=orientation_input_size)
 compute = select_device(device)
 cohort = load_cohort(manifest)
 out = store.stage_dir(STAGE, artifacts)
@@ -85,7 +86,12 @@ display(Markdown(f"This run: profile **{profile}**, input ${settings.input_size}
 # %% [markdown]
 # ## Training
 #
-# The images are decoded once, resized bilinearly to the input size and held in memory. The split is
+# The images are decoded once, resized bilinearly to the input size and held in memory. Unlike the
+# paper, each resized image's histogram is then equalised (`equalize`): archives display radiographs
+# through different windows, the background black or grey and bones bright or washed out, and networks
+# trained on one display call hands shown another way "other" (without it, 21 of 98 real hand
+# radiographs, all shown on a grey background or with low contrast, were "other"). Equalising maps every
+# window of one image to the same input. The split is
 # patient-disjoint and follows the cohort's patient folds (made from the raw patient ids, so the same
 # on every machine). The paper tests on 206 of its 1,047 images and validates on 20 % of the rest; here
 # of $n$ folds, $n_\text{test} = \operatorname{round}(n \cdot 206 / 1047)$ folds test (at least one), the

@@ -48,6 +48,7 @@ class ImageJob:
     states: dict[str, HandState]
     framing: Framing
     processing_spread: float
+    background_level: float  # grey level of the direct-exposure background in the display window (0: black)
 
 
 def _rng(seed: int, *tags: int) -> np.random.Generator:
@@ -109,6 +110,9 @@ def plan_cohort(settings: CohortSettings, seed: int) -> list[ImageJob]:
     dorsal = turns.random(len(specs)) < settings.dorsal_fraction
     framing = Framing(tuple(settings.margin_mm), tuple(settings.forearm_mm), settings.collimated_fraction,
                       settings.other_edge_fraction)
+    windows = _rng(seed, 9)
+    grey = windows.random(len(specs)) < settings.grey_background_fraction
+    levels = np.where(grey, windows.uniform(*settings.grey_background_level, len(specs)), 0.0)
 
     jobs = []
     for rank, idx in enumerate(order):
@@ -120,7 +124,7 @@ def plan_cohort(settings: CohortSettings, seed: int) -> list[ImageJob]:
         jobs.append(ImageJob(seed, int(idx), f"IMG{rank + 1:06d}", people[i], "other" if part != "hand" else view,
                              part, k, date, study_key(seed, people[i], date), device, round(pitch, 4), k90[idx],
                              bool(dorsal[idx]) and part == "hand", anatomies[i] if part == "hand" else None, states,
-                             framing, settings.processing_spread))
+                             framing, settings.processing_spread, round(float(levels[idx]), 4)))
     return jobs
 
 
@@ -152,7 +156,7 @@ def make_image(job: ImageJob, out_dir: Path) -> ImageRecord:
                          device.manufacturer, device.model, device.institution, device.name.upper(), tag, position,
                          laterality, job.pixel_mm, device.kvp)
     rel = f"images/{job.image_id}.dcm"
-    write_dicom(out_dir / rel, pixels, header)
+    write_dicom(out_dir / rel, pixels, header, job.background_level)
     single = view is not None and len(view.hands) == 1
     return ImageRecord(job.index, job.image_id, rel, p.mrn, job.study_date.isoformat(), job.view, tag, job.body_part,
                        job.rot90_k, device.photometric, job.visit, bool(job.anatomy and job.anatomy.ring),

@@ -54,9 +54,10 @@ def uid(seed: int, *parts: str):
     return generate_uid(entropy_srcs=["ra_lib.synthetic", str(seed), *parts])
 
 
-def _window(pixels: np.ndarray) -> tuple[int, int]:
+def _window(pixels: np.ndarray, background_level: float = 0.0) -> tuple[int, int]:
     """Window on the anatomy (direct-exposure background and collimation borders excluded), soft tissue
-    kept faintly visible."""
+    kept faintly visible; ``background_level`` > 0 widens it downwards until the direct-exposure
+    background shows at that fraction of the grey range, as many archives display it."""
     sample = pixels[::4, ::4].astype(np.float32)
     inside = sample[(sample > 0) & (sample < MAX_VALUE)]
     sample = inside if inside.size else sample
@@ -66,14 +67,17 @@ def _window(pixels: np.ndarray) -> tuple[int, int]:
         floor = float(np.percentile(anatomy, 1.0))
         background = float(np.percentile(sample, 5.0))  # direct exposure, shown black when below the anatomy
         lo = max(floor - 0.15 * (hi - floor), lo, min(background + 0.02 * (hi - background), floor))
+        if background_level > 0:
+            lo = min(lo, (background - background_level * hi) / (1.0 - background_level))
     return int(round((lo + hi) / 2)), int(max(round(hi - lo), 1))
 
 
-def write_dicom(path: Path, pixels: np.ndarray, h: DicomHeader) -> None:
-    """Write ``pixels`` (uint16, MONOCHROME2 sense: bright = dense) with header ``h``."""
+def write_dicom(path: Path, pixels: np.ndarray, h: DicomHeader, background_level: float = 0.0) -> None:
+    """Write ``pixels`` (uint16, MONOCHROME2 sense: bright = dense) with header ``h``; its window shows
+    the direct-exposure background at ``background_level`` of the grey range (0: black)."""
     if pixels.dtype != np.uint16 or pixels.ndim != 2 or int(pixels.max(initial=0)) > MAX_VALUE:
         raise ValueError(f"{path}: expected a 2-D uint16 image with 12-bit values")
-    center, width = _window(pixels)
+    center, width = _window(pixels, background_level)
     stored = pixels
     if h.photometric == "MONOCHROME1":
         stored = (MAX_VALUE - pixels).astype(np.uint16)

@@ -1,12 +1,17 @@
 """Realism settings of the generator (issue 17): display conventions, framing, markers, processing."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from ra_lib.cohort.imageio import read_image
 from ra_lib.synthetic import ARCHIVE_DISPLAY, generate_cohort, resolve_settings
+from ra_lib.synthetic.cohort import plan_cohort
 from ra_lib.synthetic.devices import DEVICES
+from ra_lib.synthetic.dicom_io import DicomHeader, write_dicom
 from ra_lib.synthetic.framing import Collimation, collimate, field_mask
 from ra_lib.synthetic.markers import FONT, INITIAL_LETTERS, MarkerStyle, add_marker, marker_size
 from ra_lib.synthetic.render import MAX_VALUE, Canvas, vary
@@ -98,3 +103,31 @@ def test_processing_varies_per_image_deterministically():
     assert vary(detector, np.random.default_rng(1), 0.0) is detector
     a, b = (vary(detector, np.random.default_rng(1), 0.3) for _ in range(2))
     assert a == b and a != detector and 0.4 <= a.gamma <= 1.2
+
+
+def test_display_window_shows_the_background_black_or_grey(tmp_path):
+    pixels = np.full((64, 64), 180, np.uint16)  # direct exposure
+    pixels[16:48, 16:48] = np.linspace(900, 3800, 32, dtype=np.uint16)[None, :]  # a hand
+    header = _header()
+    shown = {}
+    for level in (0.0, 0.3):
+        write_dicom(tmp_path / f"{level}.dcm", pixels, header, level)
+        shown[level] = read_image(tmp_path / f"{level}.dcm")[0]
+    assert shown[0.0][2, 2] == 0.0 and shown[0.3][2, 2] == pytest.approx(0.3, abs=0.01)
+    assert shown[0.3][30, 47] == pytest.approx(1.0, abs=0.02)  # the densest bone stays white
+
+
+def test_cohort_draws_grey_backgrounds_for_its_share_of_images():
+    jobs = plan_cohort(resolve_settings("quick", grey_background_fraction=0.3), seed=0)
+    levels = np.array([job.background_level for job in jobs])
+    assert 0.2 < (levels > 0).mean() < 0.4 and levels.max() <= 0.5 and levels[levels > 0].min() >= 0.05
+    assert all(job.background_level == 0 for job in plan_cohort(resolve_settings("smoke",
+                                                                                 grey_background_fraction=0.0), 0))
+    with pytest.raises(ValueError, match="grey_background_level"):
+        resolve_settings("smoke", grey_background_level=(0.4, 0.2))
+
+
+def _header():
+    day = dt.date(2020, 1, 1)
+    return DicomHeader(0, "IMG1", "DOE^JANE", "MRN1", day, "F", "050Y", day, "120000", "A1", "XR HAND PA", "DX",
+                       "MONOCHROME2", "M", "X", "I", "S", "HAND", "PA", "L", 0.5, 45.0)

@@ -23,6 +23,7 @@ from ra_lib.stages.detection.bundle import JointDetector, load_detector
 from ra_lib.stages.grading.bundle import GradeModel
 from ra_lib.stages.overall_score.data import ScoreDataset, cached_image
 from ra_lib.stages.overall_score.models import build_model
+from ra_lib.stages.selection.data import network_input
 from ra_lib.stages.selection.evaluate import fuse
 from ra_lib.stages.selection.model import SelectionCNN
 from ra_lib.stages.selection.orientation import decode
@@ -63,6 +64,7 @@ class SelectionModel:
     def __init__(self, bundle: bundles.Bundle):
         settings = bundle.settings
         self.input_size, self.threshold = int(settings["input_size"]), float(settings["threshold"])
+        self.equalize = bool(settings.get("equalize", False))  # bundles before equalisation have none
         self.assumed = bundle.extra.get("assumed_class")
         self.networks = {}
         for task in SELECTION_TASKS if self.assumed is None else ():
@@ -90,7 +92,7 @@ class SelectionModel:
         when the class is assumed)."""
         if self.assumed is not None:
             return {"selection": self.assumed, "p_one_hand": None, "p_both_hands": None}
-        batch = torch.from_numpy(geometry.resize(image, self.input_size))[None, None]
+        batch = torch.from_numpy(network_input(image, self.input_size, self.equalize))[None, None]
         p_one, p_both = (float(predict_proba(self.networks[t], batch)[0, 1]) for t in SELECTION_TASKS)
         return {"selection": str(fuse([p_one], [p_both], self.threshold)[0]), "p_one_hand": p_one,
                 "p_both_hands": p_both}

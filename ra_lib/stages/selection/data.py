@@ -4,6 +4,11 @@ Images are squashed to a square (Keras ``target_size``) with :func:`ra_lib.core.
 (bilinear, antialiased when shrinking, as PIL's bilinear resize), once per run: the paper resizes
 "immediately after loading the image, before it is augmented".
 
+With ``equalize`` the resized image's histogram is then equalised
+(:func:`ra_lib.core.intensity.equalize_histogram`, not in paper 000): archives show the background black
+or grey and bones bright or washed out, and a model trained on one display learns it
+(:func:`network_input` is the one preprocessing of training, evaluation and scoring).
+
 Unreadable images stop the run: :func:`preload_images` tries every image, then raises
 :class:`UnreadableImagesError` whose ``table`` lists each failing image and why, so one pass shows
 all the files to fix (selection must not silently drop a patient's radiograph).
@@ -18,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ra_lib.core import geometry
+from ra_lib.core.intensity import equalize_histogram
 from ra_lib.core.errors import ImageReadError, RaDataError
 
 #: The three selection classes (what ``view_true`` / ``view_pred`` hold in the artifact).
@@ -55,9 +61,17 @@ def task_labels(task: str, classes: Sequence[str]) -> np.ndarray:
     return np.where(classes == positive, positive, "rest").astype(object)
 
 
+def network_input(image: np.ndarray, size: int, equalize: bool = False) -> np.ndarray:
+    """A grey image as a selection network sees it: squashed to ``size`` x ``size``, then (``equalize``)
+    histogram-equalised."""
+    square = geometry.resize(image, size)
+    return equalize_histogram(square) if equalize else square
+
+
 def preload_images(image_ids: Sequence[str], load_image: Callable[[str], np.ndarray], size: int,
-                   paths: Sequence[str] | None = None, progress: bool = True) -> torch.Tensor:
-    """Decode and resize every image once: ``(N, 1, size, size)`` float32 in [0, 1].
+                   paths: Sequence[str] | None = None, progress: bool = True,
+                   equalize: bool = False) -> torch.Tensor:
+    """Decode and prepare every image once (:func:`network_input`): ``(N, 1, size, size)`` float32 in [0, 1].
 
     ``load_image(image_id)`` returns a 2-D float array in [0, 1] or raises
     :class:`~ra_lib.core.errors.ImageReadError`. All images are tried; if any fail (or return something
@@ -76,7 +90,7 @@ def preload_images(image_ids: Sequence[str], load_image: Callable[[str], np.ndar
         except ImageReadError as error:
             failures.append({"image_id": image_id, "path": error.path or paths[i], "reason": error.reason})
             continue
-        cache[i, 0] = torch.from_numpy(geometry.resize(array, size))
+        cache[i, 0] = torch.from_numpy(network_input(array, size, equalize))
     if failures:
         raise UnreadableImagesError(pd.DataFrame(failures, columns=["image_id", "path", "reason"]))
     return cache

@@ -9,6 +9,11 @@ augmentation families but not their ranges, so :class:`AugmentRanges` holds stan
 learning rate and 15 % of Table 2's augmented counts, yet it still converges); ``paper``: the paper's
 252 px input and Table 2's counts.
 
+Not in paper 000: ``equalize`` equalises each resized image's histogram before the networks see it
+(:func:`~ra_lib.stages.selection.data.network_input`). Archives display radiographs through different
+windows (the background black or grey, bones bright or washed out), and networks trained on one cohort's
+display called real hands shown another way "other": on the real samples, 21 of 98 images.
+
 The orientation model (``orientation_*``, :mod:`~ra_lib.stages.selection.orientation_model`) is not in
 paper 000: a small CNN on the hand images padded to a square, trained on their 8 exact quarter-turn and
 mirror variants plus ``orientation_copies`` warped copies of each variant (the ``augment`` ranges
@@ -52,7 +57,8 @@ class SelectionSettings:
 
     ``input_size``: side of the square network input (paper: 252). ``augment_scale``: fraction of
     Table 2's augmented counts, scaled to this cohort's training images. ``threshold``: the fusion
-    rule's cut-off on both binary models' probabilities. ``test_fraction`` / ``val_fraction``: the
+    rule's cut-off on both binary models' probabilities. ``equalize``: histogram-equalise each input
+    (module docstring). ``test_fraction`` / ``val_fraction``: the
     paper's split (206 of 1,047 images for testing, 20 % of the rest for validation), turned into a
     number of the cohort's patient folds; ``test_fold``: the first test fold (see
     :func:`ra_lib.stages.selection.data.fold_roles`). ``orientation_input_size``, ``orientation_width``
@@ -69,6 +75,7 @@ class SelectionSettings:
     dropout_conv: float = 0.25
     dropout_fc: float = 0.5
     threshold: float = 0.5
+    equalize: bool = True
     test_fraction: float = PAPER_TEST_FRACTION
     val_fraction: float = 0.2
     test_fold: int = HELD_OUT_FOLD

@@ -131,7 +131,7 @@ def run(cohort, settings: SelectionSettings, *, seed: int, device: torch.device 
         return result
     start = time.perf_counter()
     cache = preload_images(images["image_id"].tolist(), cohort.load_image, settings.input_size,
-                           images["path"].astype(str).tolist(), progress)
+                           images["path"].astype(str).tolist(), progress, settings.equalize)
     trained = train_models(cache, classes, split, settings, seed, device, progress=progress)
     train_seconds = time.perf_counter() - start
     predictions = predictions_table(images, trained.probabilities, settings.threshold)

@@ -9,15 +9,18 @@ from scipy.stats import binom
 
 from ra_lib.cohort.imageio import read_image
 from ra_lib.cohort.sites import HAND_SITES
-from ra_lib.core import contracts
+from ra_lib.core import bundles, contracts
 from ra_lib.stages.grading.data import PROBA_COLUMNS
 from ra_lib.stages.scoring import PROFILES, run
 from ra_lib.stages.scoring.image_scoring import ScoringTask, score_task
 from ra_lib.stages.scoring.inputs import from_cohort
 from ra_lib.stages.scoring.joints import DETECTIONS, NOT_LEARNT, SUM_DISTRIBUTION, hand_mirroring, joint_sum
-from ra_lib.stages.scoring.models import ScoringModels
+from ra_lib.stages.scoring import models as scoring_models
+from ra_lib.stages.scoring.models import ScoringModels, SelectionModel, bundle_folder
 from ra_lib.stages.scoring.overlay import GRADE_COLOURS, UNGRADED_COLOUR, joint_marks
 from ra_lib.stages.scoring.truth import compare
+from ra_lib.stages.selection.data import network_input
+from ra_lib.stages.selection.train import predict_proba
 
 SMOKE = PROFILES["smoke"]
 
@@ -133,6 +136,21 @@ def test_images_are_turned_upright_before_selection(joint_build):
     record, _ = score_task(ScoringTask(str(item.path), "k", "image", item.laterality), models, SMOKE)
     np.testing.assert_array_equal(seen[0], np.rot90(read_image(item.path)[0], -1))
     assert record["rotation_pred"] == 90 and record["hands"][-1]["x1"] == record["height"]
+
+
+def test_selection_sees_images_as_stage_1_trained_on_them(joint_build, monkeypatch):
+    artifacts, cohort = joint_build
+    selection = ScoringModels.load(artifacts).selection
+    assert selection.equalize  # the smoke bundle was trained on equalised inputs
+    seen = []
+    monkeypatch.setattr(scoring_models, "predict_proba", lambda network, batch: seen.append(batch) or
+                        predict_proba(network, batch))
+    image = read_image(from_cohort(cohort)[0].path)[0]
+    selection.predict(image)
+    np.testing.assert_array_equal(seen[0][0, 0].numpy(), network_input(image, selection.input_size, True))
+    bundle = bundles.load_bundle(bundle_folder(artifacts, contracts.SELECTION), contracts.SELECTION)
+    old = dataclasses.replace(bundle, settings={k: v for k, v in bundle.settings.items() if k != "equalize"})
+    assert not SelectionModel(old).equalize  # a bundle from before equalisation
 
 
 def test_joint_marks_are_coloured_by_the_highest_predicted_grade():

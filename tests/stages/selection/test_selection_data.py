@@ -7,8 +7,9 @@ import torch
 from ra_lib.cohort.folds import patient_folds
 from ra_lib.core import geometry
 from ra_lib.core.errors import ImageReadError
-from ra_lib.stages.selection.data import (UnreadableImagesError, fold_roles, preload_images, single_class_reason,
-                                          split_images, task_labels, view_classes)
+from ra_lib.core.intensity import equalize_histogram
+from ra_lib.stages.selection.data import (UnreadableImagesError, fold_roles, network_input, preload_images,
+                                          single_class_reason, split_images, task_labels, view_classes)
 
 
 def test_view_classes_and_task_labels():
@@ -47,6 +48,17 @@ def test_preload_resizes_with_the_geometry_module():
     image = np.random.default_rng(0).uniform(size=(40, 30)).astype(np.float32)
     cache = preload_images(["a"], lambda _: image, 16, progress=False)
     np.testing.assert_array_equal(cache[0, 0].numpy(), geometry.resize(image, 16))
+
+
+def test_equalised_input_does_not_depend_on_the_display_window():
+    image = np.random.default_rng(0).uniform(size=(40, 30)).astype(np.float32)
+    cache = preload_images(["a"], lambda _: image, 16, progress=False, equalize=True)
+    np.testing.assert_array_equal(cache[0, 0].numpy(), equalize_histogram(geometry.resize(image, 16)))
+    np.testing.assert_array_equal(network_input(image, 16, equalize=True), cache[0, 0].numpy())
+    black, grey = np.zeros((32, 32), np.float32), np.full((32, 32), 0.35, np.float32)
+    black[8:24, 8:16], grey[8:24, 8:16] = 0.9, 0.7  # one hand, the background shown black or grey
+    np.testing.assert_array_equal(network_input(black, 16, True), network_input(grey, 16, True))
+    assert not np.array_equal(network_input(black, 16), network_input(grey, 16))
 
 
 @pytest.mark.parametrize("n_folds, counts", [(8, (2, 1, 5)), (5, (1, 1, 3)), (3, (1, 1, 1)), (10, (2, 2, 6))])
