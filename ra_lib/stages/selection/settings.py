@@ -5,14 +5,16 @@ default batch); dropout 0.25 after the second pooling layer and 0.5 after FC 512
 network the architecture follows); early stopping on validation loss. Its Table 1 names the
 augmentation families but not their ranges, so :class:`AugmentRanges` holds stand-in values.
 
-``smoke``: seconds; ``quick``: about a minute of 2 CPU cores (input 32 px, few epochs, a higher
+``smoke``: seconds; ``quick``: about a minute of 2 CPU cores (input 64 px, few epochs, a higher
 learning rate and 15 % of Table 2's augmented counts, yet it still converges); ``paper``: the paper's
 252 px input and Table 2's counts.
 
 Not in paper 000: ``equalize`` equalises each resized image's histogram before the networks see it
 (:func:`~ra_lib.stages.selection.data.network_input`). Archives display radiographs through different
 windows (the background black or grey, bones bright or washed out), and networks trained on one cohort's
-display called real hands shown another way "other": on the real samples, 21 of 98 images.
+display called real hands shown another way "other": on the real samples, 21 of 98 images. Equalised,
+brightness no longer tells a foot from a hand; ``quick`` sees them at 64 px (at 32 px a toe and a finger
+look alike and most synthetic feet were taken for one hand).
 
 The orientation model (``orientation_*``, :mod:`~ra_lib.stages.selection.orientation_model`) is not in
 paper 000: a small CNN on the hand images padded to a square, trained on their 8 exact quarter-turn and
@@ -108,7 +110,7 @@ PROFILES = {
     "smoke": SelectionSettings(input_size=32, epochs=1, patience=None, augment_scale=0.15,
                                orientation_input_size=32, orientation_width=8, orientation_epochs=1,
                                orientation_patience=None, orientation_copies=0),
-    "quick": SelectionSettings(input_size=32, epochs=4, patience=2, augment_scale=0.15, lr=5e-4),
+    "quick": SelectionSettings(input_size=64, epochs=4, patience=2, augment_scale=0.15, lr=5e-4),
     "paper": SelectionSettings(input_size=252, epochs=50, patience=10, augment_scale=1.0,
                                orientation_input_size=128, orientation_width=32, orientation_epochs=40,
                                orientation_patience=8, orientation_lr=1e-3, orientation_copies=3),
