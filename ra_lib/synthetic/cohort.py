@@ -164,7 +164,7 @@ def make_image(job: ImageJob, out_dir: Path) -> ImageRecord:
                        "" if view is None else ("dorsal" if view.dorsal else "palmar"),
                        thumb_side(view.hands[0], view.dorsal) if single else "",
                        view.collimation.outside if view is not None and view.collimation else "none",
-                       bool(view is not None and view.other_edge_mm > 0))
+                       bool(view is not None and view.other_edge_mm > 0), job.background_level)
 
 
 def _stamp(settings: CohortSettings, seed: int) -> dict:

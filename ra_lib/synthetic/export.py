@@ -19,10 +19,11 @@ from .skeleton import HandState
 #: ``rotated_90``: turned by any quarter turn; ``rot90_k``: ``np.rot90`` turns, ``rotation_ccw_deg`` = 90 x k;
 #: ``display``: ``palmar`` / ``dorsal`` convention of a hand image; ``thumb_side``: side of the upright image
 #: a single hand's thumb is on; ``collimation``: ``none`` / ``white`` / ``black`` border; ``other_hand_edge``:
-#: the edge of the patient's other hand is in a single-hand image.
+#: the edge of the patient's other hand is in a single-hand image; ``background_level``: the grey level the
+#: display window gives the direct-exposure background (0: black).
 TRUTH_COLUMNS = ("image_id", "view", "body_part_truth", "rotated_90", "rot90_k", "rotation_ccw_deg", "display",
                  "thumb_side", "n_hands", "svdh_total", "svdh_erosion", "svdh_jsn", "photometric", "visit", "ring",
-                 "device", "collimation", "other_hand_edge")
+                 "device", "collimation", "other_hand_edge", "background_level")
 SITES = hand_sites()
 
 
@@ -49,6 +50,7 @@ class ImageRecord:
     thumb_side: str  # "left", "right" or "" (not a single hand)
     collimation: str
     other_hand_edge: bool
+    background_level: float
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> None:
@@ -103,7 +105,7 @@ def write_tables(out: Path, records: list[ImageRecord], readers: tuple[ReaderPar
         truth_rows.append((r.image_id, r.view, r.body_part_truth, r.rot90_k != 0, r.rot90_k, 90 * r.rot90_k,
                            r.display, r.thumb_side, len(r.states), ero + jsn if has else None,
                            ero if has else None, jsn if has else None, r.photometric, r.visit, r.ring, r.device,
-                           r.collimation, r.other_hand_edge))
+                           r.collimation, r.other_hand_edge, r.background_level))
     truth = pd.DataFrame(truth_rows, columns=TRUTH_COLUMNS)
     for col in ("svdh_total", "svdh_erosion", "svdh_jsn", "visit"):
         truth[col] = truth[col].astype("Int64")

@@ -117,12 +117,15 @@ def test_display_window_shows_the_background_black_or_grey(tmp_path):
     assert shown[0.3][30, 47] == pytest.approx(1.0, abs=0.02)  # the densest bone stays white
 
 
-def test_cohort_draws_grey_backgrounds_for_its_share_of_images():
+def test_cohort_draws_grey_backgrounds_for_its_share_of_images(tmp_path):
     jobs = plan_cohort(resolve_settings("quick", grey_background_fraction=0.3), seed=0)
     levels = np.array([job.background_level for job in jobs])
     assert 0.2 < (levels > 0).mean() < 0.4 and levels.max() <= 0.5 and levels[levels > 0].min() >= 0.05
     assert all(job.background_level == 0 for job in plan_cohort(resolve_settings("smoke",
                                                                                  grey_background_fraction=0.0), 0))
+    truth = pd.read_csv(generate_cohort(tmp_path / "grey", profile="smoke", seed=0, grey_background_fraction=1.0)
+                        / "truth_images.csv")
+    assert truth["background_level"].between(0.05, 0.5).all()
     with pytest.raises(ValueError, match="grey_background_level"):
         resolve_settings("smoke", grey_background_level=(0.4, 0.2))
 

@@ -23,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from ra_lib.core import geometry
-from ra_lib.core.intensity import equalize_histogram
 from ra_lib.core.errors import ImageReadError, RaDataError
+from ra_lib.core.intensity import equalize_histogram
 
 #: The three selection classes (what ``view_true`` / ``view_pred`` hold in the artifact).
 CLASSES = ("one_hand", "both_hands", "other")
