@@ -70,6 +70,7 @@ def test_thumb_side_and_rotation_agree_with_landmarks(archive):
 def test_default_cohort_keeps_one_display_convention():
     settings = resolve_settings("quick")
     assert settings.dorsal_fraction == 0.0 and settings.rotated_fraction < 0.1
+    assert settings.grey_background_fraction == 0.0 and ARCHIVE_DISPLAY["grey_background_fraction"] > 0
     with pytest.raises(ValueError, match="dorsal_fraction"):
         resolve_settings("smoke", dorsal_fraction=1.5)
     with pytest.raises(ValueError, match="forearm_mm"):
