@@ -51,7 +51,8 @@ from ra_lib.stages.selection.model import flat_features, paper_layer_table
 from ra_lib.stages.selection.orientation_evaluate import ORIENTATION_FILE
 
 settings = resolve(PROFILES, profile, epochs=epochs, input_size=input_size, augment_scale=augment_scale,
-                   equalize=equalize, orientation_epochs=orientation_epochs, orientation_input_size=orientation_input_size)
+                   equalize=equalize, orientation_epochs=orientation_epochs,
+                   orientation_input_size=orientation_input_size)
 compute = select_device(device)
 cohort = load_cohort(manifest)
 out = store.stage_dir(STAGE, artifacts)
@@ -89,9 +90,10 @@ display(Markdown(f"This run: profile **{profile}**, input ${settings.input_size}
 # The images are decoded once, resized bilinearly to the input size and held in memory. Unlike the
 # paper, each resized image's histogram is then equalised (`equalize`): archives display radiographs
 # through different windows, the background black or grey and bones bright or washed out, and networks
-# trained on one display call hands shown another way "other" (without it, 21 of 98 real hand
-# radiographs, all shown on a grey background or with low contrast, were "other"). Equalising maps every
-# window of one image to the same input. The split is
+# trained on one display call hands shown another way "other" (without it, networks trained on the
+# synthetic cohort called 13 to 21 of 98 real hand radiographs "other", nearly all shown on a grey
+# background or with low contrast). Equalising maps every window of one image to the same input. The
+# split is
 # patient-disjoint and follows the cohort's patient folds (made from the raw patient ids, so the same
 # on every machine). The paper tests on 206 of its 1,047 images and validates on 20 % of the rest; here
 # of $n$ folds, $n_\text{test} = \operatorname{round}(n \cdot 206 / 1047)$ folds test (at least one), the

@@ -12,9 +12,9 @@ learning rate and 15 % of Table 2's augmented counts, yet it still converges); `
 Not in paper 000: ``equalize`` equalises each resized image's histogram before the networks see it
 (:func:`~ra_lib.stages.selection.data.network_input`). Archives display radiographs through different
 windows (the background black or grey, bones bright or washed out), and networks trained on one cohort's
-display called real hands shown another way "other": on the real samples, 21 of 98 images. Equalised,
-brightness no longer tells a foot from a hand; ``quick`` sees them at 64 px (at 32 px a toe and a finger
-look alike and most synthetic feet were taken for one hand).
+display called real hands shown another way "other": 13 to 21 of the 98 real samples of
+``bench/transfer.py``. Equalised, brightness no longer tells a foot from a hand; ``quick`` sees them at
+64 px (at 32 px a toe and a finger look alike and most synthetic feet were taken for one hand).
 
 The orientation model (``orientation_*``, :mod:`~ra_lib.stages.selection.orientation_model`) is not in
 paper 000: a small CNN on the hand images padded to a square, trained on their 8 exact quarter-turn and
